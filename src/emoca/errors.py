@@ -1,0 +1,15 @@
+"""The one exception type users see: a bad input, reported as a single line naming the file and reason."""
+
+from pathlib import Path
+
+
+class InputError(Exception):
+    """A file or value the user supplied cannot be used.
+
+    `str(error)` is one line: ``"<path>: <reason>"`` so a batch can report it and go on.
+    """
+
+    def __init__(self, path: str | Path | None, reason: str) -> None:
+        self.path = None if path is None else str(path)
+        self.reason = " ".join(str(reason).split())  # one line, whatever the cause printed
+        super().__init__(self.reason if self.path is None else f"{self.path}: {self.reason}")

@@ -1,0 +1,53 @@
+"""Small pure functions on 3D points shared by the face models: rotations and rigid transforms."""
+
+import torch
+
+
+def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
+    """Rodrigues' formula.
+
+    Args:
+        axis_angle: (..., 3) rotation vectors, radians (direction = axis, norm = angle).
+    Returns:
+        (..., 3, 3) rotation matrices. Smooth at zero (a Taylor form is used for tiny angles), so
+        gradients are finite for the identity rotation.
+    """
+    theta2 = (axis_angle * axis_angle).sum(-1, keepdim=True)[..., None]  # (..., 1, 1)
+    small = theta2 < 1e-8
+    theta2_safe = torch.where(small, torch.ones_like(theta2), theta2)
+    theta = theta2_safe.sqrt()
+    # sin(t)/t and (1-cos(t))/t^2, with their series where t is tiny.
+    a = torch.where(small, 1 - theta2 / 6, torch.sin(theta) / theta)
+    b = torch.where(small, 0.5 - theta2 / 24, (1 - torch.cos(theta)) / theta2_safe)
+    x, y, z = axis_angle.unbind(-1)
+    zero = torch.zeros_like(x)
+    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(*axis_angle.shape[:-1], 3, 3)
+    eye = torch.eye(3, dtype=axis_angle.dtype, device=axis_angle.device).expand_as(skew)
+    return eye + a * skew + b * (skew @ skew)
+
+
+def rigid_transform(points: torch.Tensor, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
+    """Rotate about the origin, then translate.
+
+    Args:
+        points: (B, N, 3).
+        rotation: (B, 3) axis-angle, radians.
+        translation: (B, 3), in the points' units.
+    Returns:
+        (B, N, 3) points `R p + t`.
+    """
+    return points @ axis_angle_to_matrix(rotation).transpose(1, 2) + translation[:, None, :]
+
+
+def points_on_surface(vertices: torch.Tensor, triangles: torch.Tensor, barycentric: torch.Tensor) -> torch.Tensor:
+    """Points given as (triangle, barycentric) on a mesh.
+
+    Args:
+        vertices: (B, V, 3).
+        triangles: (L,) long, index of the triangle each point lies on, into `faces` rows.
+        barycentric: (L, 3) weights of that triangle's three corners (sum 1).
+    Returns:
+        (B, L, 3).
+    """
+    corners = vertices[:, triangles.reshape(-1)].reshape(vertices.shape[0], -1, 3, 3)
+    return (corners * barycentric[None, :, :, None]).sum(2)

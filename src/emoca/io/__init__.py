@@ -1,0 +1,1 @@
+"""Input and output: atomic file writes and mesh export."""
