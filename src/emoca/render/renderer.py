@@ -1,0 +1,124 @@
+"""The renderer: screen vertices + albedo + SH light -> antialiased images, and the geometry view."""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from emoca.render.antialias import antialias, edge_neighbours
+from emoca.render.rasterize import Rasterization, interpolate, rasterize
+from emoca.render.shading import VertexNormals, default_light, sh_basis
+
+
+@dataclass
+class RendererConfig:
+    """image_size: (height, width) pixels. antialias: blend silhouettes (gives outline gradients).
+    geometry_albedo: grey level of the shaded geometry view."""
+
+    image_size: tuple[int, int] = (224, 224)
+    antialias: bool = True
+    geometry_albedo: float = 0.7
+
+
+@dataclass
+class RenderOutput:
+    """Images are channels-first, values nominally in [0, 1] (not clamped, to keep gradients).
+
+    image: (B, 3, H, W) colour composited over the background, antialiased.
+    alpha: (B, 1, H, W) coverage, antialiased at the silhouette (a soft mask).
+    albedo, shading, normals: (B, 3, H, W) per-pixel terms, zero off the mesh.
+    rasterization: which triangle each pixel sees.
+    """
+
+    image: torch.Tensor
+    alpha: torch.Tensor
+    albedo: torch.Tensor
+    shading: torch.Tensor
+    normals: torch.Tensor
+    rasterization: Rasterization
+
+
+def pixel_shading(normals: torch.Tensor, light: torch.Tensor, rast: Rasterization) -> torch.Tensor:
+    """SH irradiance (N, 3) at the covered pixels from their unit normals (N, 3) and light (B, 9, 3)."""
+    basis = sh_basis(normals)
+    if light.shape[0] == 1:
+        return basis @ light[0]
+    counts = torch.bincount(rast.pixel_batch, minlength=light.shape[0]).tolist()  # pixels are batch-sorted
+    return torch.cat([part @ light[b] for b, part in enumerate(basis.split(counts))])
+
+
+def _channels_first(image: torch.Tensor) -> torch.Tensor:
+    return image.permute(0, 3, 1, 2)
+
+
+class Renderer(nn.Module):
+    """Renders one mesh topology.
+
+    Args:
+        triangles: (F, 3) long vertex indices, counter-clockwise seen from outside.
+        triangles_uv: optional (F, 3) long indices into the UV array, for texture albedo.
+        uv: optional (T, 2) texture coordinates in [0, 1], v up.
+        config: image size and options.
+    """
+
+    def __init__(self, triangles: torch.Tensor, triangles_uv: torch.Tensor | None = None,
+                 uv: torch.Tensor | None = None, config: RendererConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or RendererConfig()
+        self.register_buffer("triangles", triangles.long())
+        self.register_buffer("neighbours", torch.from_numpy(edge_neighbours(triangles.cpu().numpy())))
+        self.vertex_normals = VertexNormals(self.triangles.cpu(), int(triangles.max()) + 1)
+        self.register_buffer("triangles_uv", None if triangles_uv is None else triangles_uv.long())
+        self.register_buffer("uv", uv)
+
+    def _albedo(self, albedo: torch.Tensor, rast: Rasterization) -> torch.Tensor:
+        """A (B, 3, Ht, Wt) UV texture -> (N, 3) albedo at the covered pixels."""
+        if self.uv is None:
+            raise ValueError("a texture albedo needs the renderer's uv and triangles_uv")
+        uv = rast.to_image(interpolate(self.uv, rast, self.triangles_uv))
+        grid = torch.stack([uv[..., 0] * 2 - 1, 1 - uv[..., 1] * 2], -1)  # v up -> texture rows down
+        sampled = F.grid_sample(albedo, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return sampled.permute(0, 2, 3, 1).reshape(-1, albedo.shape[1])[rast.pixels]
+
+    def forward(self, vertices: torch.Tensor, screen: torch.Tensor, albedo: torch.Tensor,
+                light: torch.Tensor, background: torch.Tensor | None = None) -> RenderOutput:
+        """Render shaded faces.
+
+        Args:
+            vertices: (B, V, 3) posed vertices in camera-aligned axes (+z to the camera); used for
+                normals, so the light is fixed to the camera.
+            screen: (B, V, 4) screen vertices from a camera in `emoca.render.camera`.
+            albedo: (B, V, 3) or (V, 3) per-vertex colour in [0, 1], or a (B, 3, Ht, Wt) UV texture.
+            light: (B, 9, 3) SH coefficients.
+            background: optional (B, 3, H, W) image behind the face; black when None.
+        """
+        rast = rasterize(screen, self.triangles, self.config.image_size)
+        mask = rast.mask
+        vertex_normals = self.vertex_normals(vertices)
+        if albedo.dim() == 4:
+            normals, albedo_pixels = interpolate(vertex_normals, rast, self.triangles), self._albedo(albedo, rast)
+        else:  # one gather for both per-vertex attributes
+            both = torch.cat([vertex_normals, albedo.expand(vertices.shape[0], -1, -1)], -1)
+            normals, albedo_pixels = interpolate(both, rast, self.triangles).split(3, dim=-1)
+        normals = F.normalize(normals, dim=-1, eps=1e-12)
+        # Shading is evaluated at the covered pixels only, then scattered into the image.
+        shading = pixel_shading(normals, light, rast)
+        colour = rast.to_image(albedo_pixels * shading)
+        if background is not None:
+            colour = colour + (1 - mask) * background.permute(0, 2, 3, 1)
+        layers = torch.cat([colour, mask], -1)
+        if self.config.antialias:
+            layers = antialias(layers, rast, screen, self.triangles, self.neighbours)
+        return RenderOutput(
+            image=_channels_first(layers[..., :3]), alpha=_channels_first(layers[..., 3:]),
+            albedo=_channels_first(rast.to_image(albedo_pixels)), shading=_channels_first(rast.to_image(shading)),
+            normals=_channels_first(rast.to_image(normals)), rasterization=rast,
+        )
+
+    def geometry(self, vertices: torch.Tensor, screen: torch.Tensor,
+                 background: torch.Tensor | None = None) -> torch.Tensor:
+        """The shaded grey "geometry" view for visualisation: (B, 3, H, W), over `background` if given."""
+        grey = vertices.new_full((vertices.shape[1], 3), self.config.geometry_albedo)
+        light = default_light(vertices.shape[0], vertices.dtype, vertices.device)
+        return self.forward(vertices, screen, grey, light, background).image
