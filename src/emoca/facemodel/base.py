@@ -16,7 +16,7 @@ class FaceOutput:
     """
 
     vertices: torch.Tensor  # (B, V, 3) posed vertices of the render mesh
-    landmarks_68: torch.Tensor  # (B, 68, 3) iBUG/300-W points on the posed surface
+    landmarks_68: torch.Tensor | None  # (B, 68, 3) iBUG/300-W points; None if the model has no embedding
 
 
 class FaceModel(nn.Module):

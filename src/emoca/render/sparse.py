@@ -4,6 +4,8 @@ PyTorch's own backward through CSR products rebuilds the transpose on every call
 cost of vertex normals; storing both orientations once makes the backward another CSR product.
 """
 
+import warnings
+
 import torch
 
 
@@ -30,9 +32,11 @@ class SparseLinearMap(torch.nn.Module):
     def __init__(self, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor,
                  shape: tuple[int, int]) -> None:
         super().__init__()
-        coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, shape).coalesce()
-        self.matrix = coo.to_sparse_csr()
-        self.transpose = coo.t().coalesce().to_sparse_csr()
+        coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, shape, check_invariants=True).coalesce()
+        with warnings.catch_warnings():  # CSR support is labelled beta; the product used here is stable
+            warnings.simplefilter("ignore", UserWarning)
+            self.matrix = coo.to_sparse_csr()
+            self.transpose = coo.t().coalesce().to_sparse_csr()
 
     def _apply(self, fn, recurse=True):  # keep the sparse operands on the module's device and dtype
         self.matrix, self.transpose = fn(self.matrix), fn(self.transpose)

@@ -1,0 +1,47 @@
+"""The `emoca` command line: parses arguments and calls the modules that do the work."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from emoca import __version__
+from emoca.errors import InputError
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from emoca.demo import DemoConfig, render_demo
+
+    files = render_demo(args.out, DemoConfig(seed=args.seed, image_size=args.size), ict_path=args.ict)
+    for path in files:
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="emoca", description="Emotion-driven monocular 3D face capture.")
+    parser.add_argument("--version", action="version", version=f"emoca {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="render the default face model with named expressions; "
+                                            "export it as GLB (53 morph targets) and OBJ")
+    demo.add_argument("--out", default="out", help="output folder (default: out)")
+    demo.add_argument("--seed", type=int, default=0, help="random identity seed")
+    demo.add_argument("--size", type=int, default=512, help="image size in pixels")
+    demo.add_argument("--ict", default=None, help="ICT model (.npz or FaceXModel folder); default $EMOCA_ICT "
+                                                  "or ../shared/ict-facekit")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 success, 1 bad input, 2 usage error)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except InputError as error:
+        print(f"emoca: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Mesh export: OBJ (with UVs), PLY, and GLB with the expression blendshapes as glTF morph targets.
+
+OBJ and PLY keep the face model's units (a comment/header says which). GLB is written in metres, the
+unit glTF defines, so any viewer shows a life-size head; its `extras` record the source units.
+Every file is written atomically (temporary name, then rename).
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pygltflib
+import trimesh
+
+from emoca.io.atomic import write_text_atomic, write_with_atomic
+
+_TO_METRES = {"cm": 0.01, "m": 1.0, "mm": 0.001}
+
+
+def write_obj(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, units: str,
+              uv: np.ndarray | None = None, triangles_uv: np.ndarray | None = None) -> None:
+    """Write a triangle mesh as OBJ.
+
+    Args:
+        vertices: (V, 3) positions in `units`.
+        triangles: (F, 3) 0-based vertex indices.
+        uv, triangles_uv: optional (T, 2) texture coordinates and (F, 3) per-corner indices into them.
+    """
+    lines = [f"# emoca mesh, units: {units}", f"# {len(vertices)} vertices, {len(triangles)} triangles"]
+    lines += [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in np.asarray(vertices, np.float64)]
+    faces = np.asarray(triangles, np.int64) + 1
+    if uv is not None and triangles_uv is not None:
+        lines += [f"vt {u:.6f} {v:.6f}" for u, v in np.asarray(uv, np.float64)]
+        corners = np.asarray(triangles_uv, np.int64) + 1
+        lines += [f"f {a}/{ta} {b}/{tb} {c}/{tc}" for (a, b, c), (ta, tb, tc) in zip(faces, corners, strict=True)]
+    else:
+        lines += [f"f {a} {b} {c}" for a, b, c in faces]
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def write_ply(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, units: str,
+              colors: np.ndarray | None = None) -> None:
+    """Write a binary PLY, optionally with (V, 3) per-vertex colours in [0, 1]; units go in a comment."""
+    mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=np.asarray(triangles),
+                           process=False)
+    if colors is not None:
+        mesh.visual.vertex_colors = (np.clip(colors, 0, 1) * 255).astype(np.uint8)
+    data = trimesh.exchange.ply.export_ply(mesh, encoding="binary")
+    data = data.replace(b"format binary_little_endian 1.0\n",
+                        f"format binary_little_endian 1.0\ncomment units {units}\n".encode(), 1)
+    write_with_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
+def _split_uv_seams(triangles: np.ndarray, triangles_uv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """glTF needs one UV per vertex: duplicate vertices along seams.
+
+    Returns:
+        source vertex per output vertex (N,), uv index per output vertex (N,), triangles (F, 3) into them.
+    """
+    pairs = np.stack([triangles.reshape(-1), triangles_uv.reshape(-1)], 1)
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    return unique[:, 0], unique[:, 1], inverse.reshape(-1, 3)
+
+
+def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, units: str,
+              morph_deltas: np.ndarray, morph_names: Sequence[str], uv: np.ndarray | None = None,
+              triangles_uv: np.ndarray | None = None) -> None:
+    """Write a GLB whose morph targets animate the face (e.g. the 53 ICT expressions).
+
+    Args:
+        vertices: (V, 3) base mesh in `units` (converted to metres).
+        triangles: (F, 3).
+        morph_deltas: (K, V, 3) per-target vertex offsets in `units`.
+        morph_names: K names, stored in `mesh.extras.targetNames` (the convention viewers read).
+        uv, triangles_uv: optional texture coordinates (v up, flipped to glTF's v down).
+    """
+    scale = _TO_METRES[units]
+    if uv is not None and triangles_uv is not None:
+        source, uv_index, faces = _split_uv_seams(np.asarray(triangles), np.asarray(triangles_uv))
+        texcoords = np.asarray(uv, np.float32)[uv_index] * [1, -1] + [0, 1]
+    else:
+        source, faces, texcoords = np.arange(len(vertices)), np.asarray(triangles), None
+    positions = (np.asarray(vertices, np.float32)[source] * scale).astype(np.float32)
+    mesh = trimesh.Trimesh(positions, faces, process=False)
+    normals = np.asarray(mesh.vertex_normals, np.float32)
+    blob = bytearray()
+    views, accessors = [], []
+
+    def add(array: np.ndarray, accessor_type: str, component: int, target: int | None, bounds: bool) -> int:
+        data = np.ascontiguousarray(array).tobytes()
+        views.append(pygltflib.BufferView(buffer=0, byteOffset=len(blob), byteLength=len(data), target=target))
+        blob.extend(data + b"\0" * (-len(data) % 4))
+        accessor = pygltflib.Accessor(bufferView=len(views) - 1, componentType=component, count=len(array),
+                                      type=accessor_type)
+        if bounds:
+            accessor.min, accessor.max = array.min(0).tolist(), array.max(0).tolist()
+        accessors.append(accessor)
+        return len(accessors) - 1
+
+    vec3 = (pygltflib.VEC3, pygltflib.FLOAT, pygltflib.ARRAY_BUFFER)
+    attributes = pygltflib.Attributes(POSITION=add(positions, *vec3, bounds=True),
+                                      NORMAL=add(normals, *vec3, bounds=False))
+    if texcoords is not None:
+        attributes.TEXCOORD_0 = add(texcoords.astype(np.float32), pygltflib.VEC2, pygltflib.FLOAT,
+                                    pygltflib.ARRAY_BUFFER, bounds=False)
+    indices = add(faces.reshape(-1).astype(np.uint32), pygltflib.SCALAR, pygltflib.UNSIGNED_INT,
+                  pygltflib.ELEMENT_ARRAY_BUFFER, bounds=False)
+    targets = [pygltflib.Attributes(POSITION=add((np.asarray(d, np.float32)[source] * scale).astype(np.float32),
+                                                 *vec3, bounds=True)) for d in morph_deltas]
+    primitive = pygltflib.Primitive(attributes=attributes, indices=indices, targets=targets)
+    gltf = pygltflib.GLTF2(
+        asset=pygltflib.Asset(generator="emoca", extras={"units": "m", "source_units": units}),
+        scenes=[pygltflib.Scene(nodes=[0])], scene=0, nodes=[pygltflib.Node(mesh=0, name="face")],
+        meshes=[pygltflib.Mesh(primitives=[primitive], weights=[0.0] * len(targets),
+                               extras={"targetNames": list(morph_names)}, name="face")],
+        buffers=[pygltflib.Buffer(byteLength=len(blob))], bufferViews=views, accessors=accessors,
+    )
+    gltf.set_binary_blob(bytes(blob))
+    write_with_atomic(path, lambda tmp: gltf.save_binary(str(tmp)))
