@@ -104,7 +104,9 @@ def safe_load_npy(path: str | Path) -> Any:
     try:
         with open(path, "rb") as handle:
             version = np.lib.format.read_magic(handle)
-            shape, fortran, dtype = np.lib.format._read_array_header(handle, version)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            _, _, dtype = read_header(handle)
             if not dtype.hasobject:
                 handle.seek(0)
                 return np.load(handle, allow_pickle=False)
