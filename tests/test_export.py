@@ -5,9 +5,9 @@ import pygltflib
 import pytest
 import trimesh
 
+from emoca.facemodel.ict_files import read_obj
 from emoca.io.atomic import atomic_path
 from emoca.io.mesh_export import write_glb, write_obj, write_ply
-from emoca.facemodel.ict_files import read_obj
 
 
 @pytest.fixture

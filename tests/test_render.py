@@ -116,7 +116,8 @@ def test_interpolate_through_rasterization_gradcheck():
 def test_perspective_correct_interpolation_is_exact_for_a_plane():
     # A plane in camera space: an attribute equal to camera-space z interpolates exactly.
     cam = torch.tensor([[[-1.0, -1.0, -4.0], [1.0, -1.0, -8.0], [0.0, 1.0, -6.0]]], dtype=torch.float64)
-    screen = perspective(cam, torch.tensor([20.0], dtype=torch.float64), torch.tensor([[16.0, 16.0]], dtype=torch.float64))
+    focal, principal = torch.tensor([20.0], dtype=torch.float64), torch.tensor([[16.0, 16.0]], dtype=torch.float64)
+    screen = perspective(cam, focal, principal)
     triangles = torch.tensor([[0, 1, 2]])
     rast = rasterize(screen, triangles, (32, 32))
     z = interpolate(cam[0, :, 2:], rast, triangles)[:, 0]

@@ -169,7 +169,8 @@ class FLAMEFaceModel(FaceModel):
         eye3 = torch.eye(3, dtype=shaped.dtype, device=shaped.device)
         pose_feature = (rotations[:, 1:] - eye3).reshape(batch, -1)
         posed = shaped + (pose_feature @ self.pose_basis).reshape(batch, -1, 3)
-        transforms = torch.einsum("vj,bjrc->bvrc", self.skinning_weights, skinning_transforms(rotations, joints, self.parents))
+        joint_transforms = skinning_transforms(rotations, joints, self.parents)
+        transforms = torch.einsum("vj,bjrc->bvrc", self.skinning_weights, joint_transforms)
         vertices = (transforms[..., :3] @ posed[..., None])[..., 0] + transforms[..., 3]
         vertices = rigid_transform(vertices, rotation, translation)
         landmarks = self.landmarks_68(vertices) if self.has_landmarks else None

@@ -16,7 +16,8 @@ import torch
 def _forward(screen, corners, pixel_xy, out_linear, out_perspective):  # pragma: no cover - compiled
     for n in range(corners.shape[0]):
         i0, i1, i2 = corners[n, 0], corners[n, 1], corners[n, 2]
-        x0, y0, x1, y1, x2, y2 = screen[i0, 0], screen[i0, 1], screen[i1, 0], screen[i1, 1], screen[i2, 0], screen[i2, 1]
+        x0, y0, x1, y1 = screen[i0, 0], screen[i0, 1], screen[i1, 0], screen[i1, 1]
+        x2, y2 = screen[i2, 0], screen[i2, 1]
         px, py = pixel_xy[n, 0], pixel_xy[n, 1]
         area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
         l0 = ((x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)) / area
@@ -91,7 +92,8 @@ def _interpolate_forward(attributes, corners, barycentric, out):  # pragma: no c
 
 
 @numba.njit(cache=True)
-def _interpolate_backward(attributes, corners, barycentric, grad, grad_attributes, grad_barycentric):  # pragma: no cover
+def _interpolate_backward(attributes, corners, barycentric, grad, grad_attributes,
+                          grad_barycentric):  # pragma: no cover - compiled
     for n in range(corners.shape[0]):
         for k in range(3):
             weight = barycentric[n, k]
