@@ -27,16 +27,29 @@ class RenderOutput:
 
     image: (B, 3, H, W) colour composited over the background, antialiased.
     alpha: (B, 1, H, W) coverage, antialiased at the silhouette (a soft mask).
-    albedo, shading, normals: (B, 3, H, W) per-pixel terms, zero off the mesh.
     rasterization: which triangle each pixel sees.
+    The per-pixel terms `albedo`, `shading` and `normals` ((B, 3, H, W), zero off the mesh) are
+    scattered into images only when read.
     """
 
     image: torch.Tensor
     alpha: torch.Tensor
-    albedo: torch.Tensor
-    shading: torch.Tensor
-    normals: torch.Tensor
     rasterization: Rasterization
+    pixel_albedo: torch.Tensor  # (N, 3) at rasterization.pixels
+    pixel_shading: torch.Tensor
+    pixel_normals: torch.Tensor
+
+    @property
+    def albedo(self) -> torch.Tensor:
+        return _channels_first(self.rasterization.to_image(self.pixel_albedo))
+
+    @property
+    def shading(self) -> torch.Tensor:
+        return _channels_first(self.rasterization.to_image(self.pixel_shading))
+
+    @property
+    def normals(self) -> torch.Tensor:
+        return _channels_first(self.rasterization.to_image(self.pixel_normals))
 
 
 def pixel_shading(normals: torch.Tensor, light: torch.Tensor, rast: Rasterization) -> torch.Tensor:
@@ -110,11 +123,9 @@ class Renderer(nn.Module):
         layers = torch.cat([colour, mask], -1)
         if self.config.antialias:
             layers = antialias(layers, rast, screen, self.triangles, self.neighbours)
-        return RenderOutput(
-            image=_channels_first(layers[..., :3]), alpha=_channels_first(layers[..., 3:]),
-            albedo=_channels_first(rast.to_image(albedo_pixels)), shading=_channels_first(rast.to_image(shading)),
-            normals=_channels_first(rast.to_image(normals)), rasterization=rast,
-        )
+        return RenderOutput(image=_channels_first(layers[..., :3]), alpha=_channels_first(layers[..., 3:]),
+                            rasterization=rast, pixel_albedo=albedo_pixels, pixel_shading=shading,
+                            pixel_normals=normals)
 
     def geometry(self, vertices: torch.Tensor, screen: torch.Tensor,
                  background: torch.Tensor | None = None) -> torch.Tensor:
