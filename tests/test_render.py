@@ -185,6 +185,19 @@ def test_vertex_normals_of_a_flat_square_and_gradients():
     assert torch.autograd.gradcheck(normals, (bent.requires_grad_(True),))
 
 
+def test_compiled_vertex_normals_equal_the_sparse_reference():
+    triangles = torch.tensor([[0, 1, 2], [0, 2, 3], [1, 4, 2], [3, 2, 4]])
+    vertices = torch.randn(2, 5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    normals = VertexNormals(triangles, 5)
+    compiled_in = vertices.clone().requires_grad_(True)
+    reference_in = vertices.clone().requires_grad_(True)
+    torch.testing.assert_close(normals(compiled_in), normals.reference(reference_in))
+    weights = torch.randn(2, 5, 3, dtype=torch.float64)
+    (normals(compiled_in) * weights).sum().backward()
+    (normals.reference(reference_in) * weights).sum().backward()
+    torch.testing.assert_close(compiled_in.grad, reference_in.grad)
+
+
 def test_cameras_known_answers():
     point = torch.tensor([[[1.0, 1.0, 2.0]]])
     weak = weak_perspective(point, torch.tensor([0.5]), torch.zeros(1, 2), (100, 100))

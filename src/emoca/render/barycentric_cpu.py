@@ -126,3 +126,78 @@ class PixelInterpolate(torch.autograd.Function):
                               np.ascontiguousarray(grad.numpy(), dtype=attributes_np.dtype),
                               grad_attributes, grad_barycentric)
         return torch.from_numpy(grad_attributes), None, torch.from_numpy(grad_barycentric)
+
+
+@numba.njit(cache=True)
+def _normals_forward(vertices, triangles, sums, normals):  # pragma: no cover - compiled
+    for b in range(vertices.shape[0]):
+        for f in range(triangles.shape[0]):
+            i0, i1, i2 = triangles[f, 0], triangles[f, 1], triangles[f, 2]
+            ax, ay, az = vertices[b, i1, 0] - vertices[b, i0, 0], vertices[b, i1, 1] - vertices[b, i0, 1], \
+                vertices[b, i1, 2] - vertices[b, i0, 2]
+            bx, by, bz = vertices[b, i2, 0] - vertices[b, i0, 0], vertices[b, i2, 1] - vertices[b, i0, 1], \
+                vertices[b, i2, 2] - vertices[b, i0, 2]
+            nx, ny, nz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+            for i in (i0, i1, i2):
+                sums[b, i, 0] += nx
+                sums[b, i, 1] += ny
+                sums[b, i, 2] += nz
+        for v in range(vertices.shape[1]):
+            length = np.sqrt(sums[b, v, 0] ** 2 + sums[b, v, 1] ** 2 + sums[b, v, 2] ** 2)
+            if length > 1e-12:
+                for c in range(3):
+                    normals[b, v, c] = sums[b, v, c] / length
+
+
+@numba.njit(cache=True)
+def _normals_backward(vertices, triangles, sums, normals, grad, grad_vertices):  # pragma: no cover - compiled
+    grad_sums = np.zeros((vertices.shape[1], 3), vertices.dtype)
+    for b in range(vertices.shape[0]):
+        for v in range(vertices.shape[1]):  # through the normalisation n = s / |s|
+            length = np.sqrt(sums[b, v, 0] ** 2 + sums[b, v, 1] ** 2 + sums[b, v, 2] ** 2)
+            dot = normals[b, v, 0] * grad[b, v, 0] + normals[b, v, 1] * grad[b, v, 1] + normals[b, v, 2] * grad[b, v, 2]
+            for c in range(3):
+                grad_sums[v, c] = (grad[b, v, c] - normals[b, v, c] * dot) / length if length > 1e-12 else 0.0
+        for f in range(triangles.shape[0]):
+            i0, i1, i2 = triangles[f, 0], triangles[f, 1], triangles[f, 2]
+            gx = grad_sums[i0, 0] + grad_sums[i1, 0] + grad_sums[i2, 0]  # each face normal adds to its corners
+            gy = grad_sums[i0, 1] + grad_sums[i1, 1] + grad_sums[i2, 1]
+            gz = grad_sums[i0, 2] + grad_sums[i1, 2] + grad_sums[i2, 2]
+            ax, ay, az = vertices[b, i1, 0] - vertices[b, i0, 0], vertices[b, i1, 1] - vertices[b, i0, 1], \
+                vertices[b, i1, 2] - vertices[b, i0, 2]
+            bx, by, bz = vertices[b, i2, 0] - vertices[b, i0, 0], vertices[b, i2, 1] - vertices[b, i0, 1], \
+                vertices[b, i2, 2] - vertices[b, i0, 2]
+            # n = a x b: dL/da = b x g, dL/db = g x a.
+            dax, day, daz = by * gz - bz * gy, bz * gx - bx * gz, bx * gy - by * gx
+            dbx, dby, dbz = gy * az - gz * ay, gz * ax - gx * az, gx * ay - gy * ax
+            grad_vertices[b, i1, 0] += dax
+            grad_vertices[b, i1, 1] += day
+            grad_vertices[b, i1, 2] += daz
+            grad_vertices[b, i2, 0] += dbx
+            grad_vertices[b, i2, 1] += dby
+            grad_vertices[b, i2, 2] += dbz
+            grad_vertices[b, i0, 0] -= dax + dbx
+            grad_vertices[b, i0, 1] -= day + dby
+            grad_vertices[b, i0, 2] -= daz + dbz
+
+
+class VertexNormalsCPU(torch.autograd.Function):
+    """Area-weighted unit vertex normals: (B, V, 3) vertices, (F, 3) triangles -> (B, V, 3); the compiled
+    twin of `emoca.render.shading.VertexNormals` (the reference, also used on CUDA)."""
+
+    @staticmethod
+    def forward(ctx, vertices: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
+        v = np.ascontiguousarray(vertices.detach().numpy())
+        t = np.ascontiguousarray(triangles.numpy())
+        sums = np.zeros_like(v)
+        normals = np.zeros_like(v)
+        _normals_forward(v, t, sums, normals)
+        ctx.arrays = (v, t, sums, normals)
+        return torch.from_numpy(normals)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        v, t, sums, normals = ctx.arrays
+        grad_vertices = np.zeros_like(v)
+        _normals_backward(v, t, sums, normals, np.ascontiguousarray(grad.numpy(), dtype=v.dtype), grad_vertices)
+        return torch.from_numpy(grad_vertices), None

@@ -10,6 +10,7 @@ import math
 import torch
 from torch import nn
 
+from emoca.render.barycentric_cpu import VertexNormalsCPU
 from emoca.render.sparse import SparseLinearMap
 
 # Constant factor of each basis function: normalisation times the Lambertian kernel's band weight
@@ -46,11 +47,19 @@ class VertexNormals(nn.Module):
                                    torch.cat([ones, -ones]), (n_tri, n_vertices))
 
         self.edge1, self.edge2 = edge(1), edge(2)
+        self.register_buffer("triangles", triangles.long().contiguous())
         self.gather = SparseLinearMap(triangles.reshape(-1), face.repeat_interleave(3), torch.ones(3 * n_tri),
                                       (n_vertices, n_tri))
 
     def forward(self, vertices: torch.Tensor) -> torch.Tensor:
-        """(B, V, 3) -> (B, V, 3) unit normals (zero where the neighbourhood has no area)."""
+        """(B, V, 3) -> (B, V, 3) unit normals (zero where the neighbourhood has no area). CPU tensors use
+        the compiled twin; this sparse-matrix form is the reference and the CUDA path."""
+        if not vertices.is_cuda:
+            return VertexNormalsCPU.apply(vertices, self.triangles)
+        return self.reference(vertices)
+
+    def reference(self, vertices: torch.Tensor) -> torch.Tensor:
+        """The PyTorch formulation of `forward`."""
         batch, n_vertices, _ = vertices.shape
         flat = vertices.permute(1, 0, 2).reshape(n_vertices, batch * 3)
         e1 = self.edge1(flat).reshape(-1, batch, 3)
