@@ -27,20 +27,13 @@ class ChumpyStub:
         self.state = state
 
 
-def _numpy_reconstruct() -> Any:
+def _numpy_multiarray(name: str) -> Any:
+    """A function of NumPy's multiarray module, which moved to `numpy._core` in NumPy 2."""
     try:
-        from numpy._core.multiarray import _reconstruct
+        from numpy._core import multiarray
     except ImportError:  # pragma: no cover - older NumPy
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
-
-
-def _numpy_scalar() -> Any:
-    try:
-        from numpy._core.multiarray import scalar
-    except ImportError:  # pragma: no cover - older NumPy
-        from numpy.core.multiarray import scalar
-    return scalar
+        from numpy.core import multiarray
+    return getattr(multiarray, name)
 
 
 _ALLOWED: dict[tuple[str, str], Any] = {
@@ -52,10 +45,10 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("_codecs", "encode"): __import__("codecs").encode,  # how Python 2 bytes reach Python 3
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct(),
-    ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct(),
-    ("numpy.core.multiarray", "scalar"): _numpy_scalar(),
-    ("numpy._core.multiarray", "scalar"): _numpy_scalar(),
+    ("numpy.core.multiarray", "_reconstruct"): _numpy_multiarray("_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"): _numpy_multiarray("_reconstruct"),
+    ("numpy.core.multiarray", "scalar"): _numpy_multiarray("scalar"),
+    ("numpy._core.multiarray", "scalar"): _numpy_multiarray("scalar"),
 }
 for _module in ("scipy.sparse.csc", "scipy.sparse._csc", "scipy.sparse.csr", "scipy.sparse._csr",
                 "scipy.sparse.compressed", "scipy.sparse._compressed"):

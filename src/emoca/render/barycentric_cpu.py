@@ -11,18 +11,14 @@ import numba
 import numpy as np
 import torch
 
+from emoca.render.visibility_cpu import linear_barycentric
+
 
 @numba.njit(cache=True)
 def _forward(screen, corners, pixel_xy, out_linear, out_perspective):  # pragma: no cover - compiled
     for n in range(corners.shape[0]):
         i0, i1, i2 = corners[n, 0], corners[n, 1], corners[n, 2]
-        x0, y0, x1, y1 = screen[i0, 0], screen[i0, 1], screen[i1, 0], screen[i1, 1]
-        x2, y2 = screen[i2, 0], screen[i2, 1]
-        px, py = pixel_xy[n, 0], pixel_xy[n, 1]
-        area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
-        l0 = ((x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)) / area
-        l1 = ((x0 - x2) * (py - y2) - (y0 - y2) * (px - x2)) / area
-        l2 = 1.0 - l0 - l1
+        l0, l1, l2, _ = linear_barycentric(screen, i0, i1, i2, pixel_xy[n, 0], pixel_xy[n, 1])
         u0, u1, u2 = l0 / screen[i0, 3], l1 / screen[i1, 3], l2 / screen[i2, 3]
         total = u0 + u1 + u2
         out_linear[n, 0], out_linear[n, 1], out_linear[n, 2] = l0, l1, l2

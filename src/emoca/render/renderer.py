@@ -8,7 +8,7 @@ from torch import nn
 
 from emoca.render.antialias import antialias, edge_neighbours
 from emoca.render.rasterize import Rasterization, interpolate, rasterize
-from emoca.render.shading import VertexNormals, default_light, sh_basis
+from emoca.render.shading import VertexNormals, default_light, sh_shading
 
 
 @dataclass
@@ -54,11 +54,10 @@ class RenderOutput:
 
 def pixel_shading(normals: torch.Tensor, light: torch.Tensor, rast: Rasterization) -> torch.Tensor:
     """SH irradiance (N, 3) at the covered pixels from their unit normals (N, 3) and light (B, 9, 3)."""
-    basis = sh_basis(normals)
     if light.shape[0] == 1:
-        return basis @ light[0]
+        return sh_shading(normals[None], light)[0]
     counts = torch.bincount(rast.pixel_batch, minlength=light.shape[0]).tolist()  # pixels are batch-sorted
-    return torch.cat([part @ light[b] for b, part in enumerate(basis.split(counts))])
+    return torch.cat([sh_shading(part[None], light[b:b + 1])[0] for b, part in enumerate(normals.split(counts))])
 
 
 def _channels_first(image: torch.Tensor) -> torch.Tensor:

@@ -103,7 +103,8 @@ def rasterize_cpu(screen: np.ndarray, triangles: np.ndarray, height: int, width:
 
 
 @numba.njit(cache=True)
-def _linear_barycentric(screen, i0, i1, i2, x, y):  # pragma: no cover - compiled
+def linear_barycentric(screen, i0, i1, i2, x, y):  # pragma: no cover - compiled
+    """Screen-space barycentrics of point (x, y) in triangle (i0, i1, i2), and its signed area."""
     x0, y0, x1, y1, x2, y2 = screen[i0, 0], screen[i0, 1], screen[i1, 0], screen[i1, 1], screen[i2, 0], screen[i2, 1]
     area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
     b0 = ((x2 - x1) * (y - y1) - (y2 - y1) * (x - x1)) / area
@@ -152,8 +153,8 @@ def _silhouette_pairs(screen, triangles, neighbours, triangle_id, depth, out, co
                     i0, i1, i2 = triangles[tri, 0], triangles[tri, 1], triangles[tri, 2]
                     fx, fy = front % width + 0.5, front // width + 0.5
                     bx, by = back % width + 0.5, back // width + 0.5
-                    p0, p1, p2, _ = _linear_barycentric(screen[b], i0, i1, i2, fx, fy)
-                    q0, q1, q2, _ = _linear_barycentric(screen[b], i0, i1, i2, bx, by)
+                    p0, p1, p2, _ = linear_barycentric(screen[b], i0, i1, i2, fx, fy)
+                    q0, q1, q2, _ = linear_barycentric(screen[b], i0, i1, i2, bx, by)
                     best, edge = np.inf, -1
                     for k, pk, qk in ((0, p0, q0), (1, p1, q1), (2, p2, q2)):
                         if qk < 0:
