@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from emoca.render.barycentric_cpu import PixelBarycentric, PixelInterpolate
-from emoca.render.visibility_cpu import rasterize_cpu
+from emoca.render.visibility_cpu import covered_pixels, rasterize_cpu
 
 
 @dataclass
@@ -18,8 +18,10 @@ class Rasterization:
 
     triangle_id: (B, H, W) long, -1 for background.
     depth: (B, H, W) screen depth of the visible surface (inf for background); no gradient.
-    pixels: (N,) long flat indices into B*H*W of the covered pixels.
+    pixels: (N,) long flat indices into B*H*W of the covered pixels, batch-major.
     triangles: (N,) long triangle id of each covered pixel.
+    pixel_batch: (N,) long batch item of each covered pixel.
+    corners: (N, 3) long vertex ids of each covered pixel's triangle.
     barycentric: (N, 3) perspective-correct barycentrics of each covered pixel's centre, differentiable
         with respect to the screen vertices.
     """
@@ -28,18 +30,14 @@ class Rasterization:
     depth: torch.Tensor
     pixels: torch.Tensor
     triangles: torch.Tensor
+    pixel_batch: torch.Tensor
+    corners: torch.Tensor
     barycentric: torch.Tensor
 
     @property
     def mask(self) -> torch.Tensor:
         """(B, H, W, 1) float: 1 where a triangle covers the pixel centre."""
         return (self.triangle_id >= 0).unsqueeze(-1).to(self.barycentric.dtype)
-
-    @property
-    def pixel_batch(self) -> torch.Tensor:
-        """(N,) long: the batch item of each covered pixel."""
-        batch, height, width = self.triangle_id.shape
-        return self.pixels // (height * width)
 
     def to_image(self, values: torch.Tensor) -> torch.Tensor:
         """Scatter per-covered-pixel values (N, C) into a (B, H, W, C) image, zero elsewhere."""
@@ -81,11 +79,11 @@ def gather_corners(values: torch.Tensor, corners: torch.Tensor, batch: torch.Ten
 
 def _visibility(screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    if screen.is_cuda:
-        from emoca.render import nvdiffrast_backend
+    """Visibility of CUDA tensors: nvdiffrast when installed, else the CPU pass and back."""
+    from emoca.render import nvdiffrast_backend
 
-        if nvdiffrast_backend.available():
-            return nvdiffrast_backend.visibility(screen, triangles, height, width)
+    if nvdiffrast_backend.available():
+        return nvdiffrast_backend.visibility(screen, triangles, height, width)
     triangle_id, depth = rasterize_cpu(screen.detach().cpu().numpy(), triangles.cpu().numpy(), height, width)
     return (torch.from_numpy(triangle_id).to(screen.device),
             torch.from_numpy(depth).to(device=screen.device, dtype=screen.dtype))
@@ -103,16 +101,22 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, image_size: tuple[i
         is installed (else the CPU pass, results moved back to the GPU).
     """
     height, width = image_size
-    triangle_id, depth = _visibility(screen, triangles, height, width)
-    pixels = torch.nonzero(triangle_id.reshape(-1) >= 0).squeeze(1)
-    tri = triangle_id.reshape(-1)[pixels]
-    centres = pixel_centres(pixels, height, width, screen.dtype)
     if screen.is_cuda:
-        barycentric = perspective_barycentric(screen, triangles[tri], pixels // (height * width), centres)
-    else:  # the same computation, compiled
-        flat_corners = (triangles[tri] + (pixels // (height * width) * screen.shape[1])[:, None]).contiguous()
-        barycentric = PixelBarycentric.apply(screen.reshape(-1, 4).contiguous(), flat_corners, centres)
-    return Rasterization(triangle_id, depth, pixels, tri, barycentric)
+        triangle_id, depth = _visibility(screen, triangles, height, width)
+        pixels = torch.nonzero(triangle_id.reshape(-1) >= 0).squeeze(1)
+        tri = triangle_id.reshape(-1)[pixels]
+        batch, corners = pixels // (height * width), triangles[tri]
+        centres = pixel_centres(pixels, height, width, screen.dtype)
+        barycentric = perspective_barycentric(screen, corners, batch, centres)
+        return Rasterization(triangle_id, depth, pixels, tri, batch, corners, barycentric)
+    # The same computation, compiled.
+    triangle_id, depth = rasterize_cpu(screen.detach().numpy(), triangles.numpy(), height, width)
+    arrays = covered_pixels(triangle_id, triangles.numpy(), screen.detach().numpy().dtype)
+    pixels, tri, batch, corners, centres = (torch.from_numpy(a) for a in arrays)
+    flat_corners = corners + (batch * screen.shape[1])[:, None]
+    barycentric = PixelBarycentric.apply(screen.reshape(-1, 4).contiguous(), flat_corners, centres)
+    return Rasterization(torch.from_numpy(triangle_id), torch.from_numpy(depth).to(screen.dtype), pixels, tri,
+                         batch, corners, barycentric)
 
 
 def perspective_barycentric(screen: torch.Tensor, corners: torch.Tensor, batch: torch.Tensor,
@@ -126,19 +130,20 @@ def perspective_barycentric(screen: torch.Tensor, corners: torch.Tensor, batch: 
     return weighted / weighted.sum(-1, keepdim=True)
 
 
-def interpolate(attributes: torch.Tensor, rast: Rasterization, triangles: torch.Tensor) -> torch.Tensor:
+def interpolate(attributes: torch.Tensor, rast: Rasterization, triangles: torch.Tensor | None = None
+                ) -> torch.Tensor:
     """Interpolate per-vertex attributes at the covered pixels.
 
     Args:
         attributes: (B, V, C) or (V, C), indexed by `triangles`.
         rast: the rasterization.
-        triangles: (F, 3) long, rows matching the rasterised triangles (the same array, or a parallel
-            one such as UV-corner indices).
+        triangles: optional (F, 3) long, rows matching the rasterised triangles, for a parallel index
+            array such as UV-corner indices; None uses the rasterised triangles' vertex ids.
     Returns:
         (N, C) values at `rast.pixels` (use `rast.to_image` for an image). Differentiable in
         `attributes` and, through `rast.barycentric`, in the screen vertices.
     """
-    corners = triangles[rast.triangles]  # (N, 3)
+    corners = rast.corners if triangles is None else triangles[rast.triangles]  # (N, 3)
     if attributes.dim() == 3:  # rows of the flattened (B*V, C) attributes
         corners = corners + (rast.pixel_batch * attributes.shape[1])[:, None]
         attributes = attributes.reshape(-1, attributes.shape[-1])

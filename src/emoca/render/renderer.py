@@ -106,20 +106,19 @@ class Renderer(nn.Module):
             background: optional (B, 3, H, W) image behind the face; black when None.
         """
         rast = rasterize(screen, self.triangles, self.config.image_size)
-        mask = rast.mask
         vertex_normals = self.vertex_normals(vertices)
         if albedo.dim() == 4:
-            normals, albedo_pixels = interpolate(vertex_normals, rast, self.triangles), self._albedo(albedo, rast)
+            normals, albedo_pixels = interpolate(vertex_normals, rast), self._albedo(albedo, rast)
         else:  # one gather for both per-vertex attributes
             both = torch.cat([vertex_normals, albedo.expand(vertices.shape[0], -1, -1)], -1)
-            normals, albedo_pixels = interpolate(both, rast, self.triangles).split(3, dim=-1)
+            normals, albedo_pixels = interpolate(both, rast).split(3, dim=-1)
         normals = F.normalize(normals, dim=-1, eps=1e-12)
         # Shading is evaluated at the covered pixels only, then scattered into the image.
         shading = pixel_shading(normals, light, rast)
-        colour = rast.to_image(albedo_pixels * shading)
+        # Colour and coverage in one scatter: (B, H, W, 4).
+        layers = rast.to_image(torch.cat([albedo_pixels * shading, torch.ones_like(shading[:, :1])], -1))
         if background is not None:
-            colour = colour + (1 - mask) * background.permute(0, 2, 3, 1)
-        layers = torch.cat([colour, mask], -1)
+            layers = layers + F.pad((1 - layers[..., 3:]) * background.permute(0, 2, 3, 1), (0, 1))
         if self.config.antialias:
             layers = antialias(layers, rast, screen, self.triangles, self.neighbours)
         return RenderOutput(image=_channels_first(layers[..., :3]), alpha=_channels_first(layers[..., 3:]),

@@ -71,9 +71,13 @@ class VertexNormals(nn.Module):
 
 def sh_basis(normals: torch.Tensor) -> torch.Tensor:
     """(..., 3) unit normals -> (..., 9) Lambertian-convolved SH basis values."""
+    return _sh_monomials(normals) * normals.new_tensor(_SH_FACTORS)
+
+
+def _sh_monomials(normals: torch.Tensor) -> torch.Tensor:
+    """(..., 3) -> (..., 9) the SH basis polynomials without their constant factors."""
     x, y, z = normals.unbind(-1)
-    basis = torch.stack([torch.ones_like(x), x, y, z, x * y, x * z, y * z, x * x - y * y, 3 * z * z - 1], -1)
-    return basis * basis.new_tensor(_SH_FACTORS)
+    return torch.stack([torch.ones_like(x), x, y, z, x * y, x * z, y * z, x * x - y * y, 3 * z * z - 1], -1)
 
 
 def sh_shading(normals: torch.Tensor, light: torch.Tensor) -> torch.Tensor:
@@ -85,9 +89,8 @@ def sh_shading(normals: torch.Tensor, light: torch.Tensor) -> torch.Tensor:
     Returns:
         (B, ..., 3) shading, multiplied with albedo to give colour.
     """
-    basis = sh_basis(normals)
-    flat = basis.reshape(basis.shape[0], -1, 9)
-    return (flat @ light).reshape(*normals.shape[:-1], 3)
+    flat = _sh_monomials(normals).reshape(normals.shape[0], -1, 9)  # factors folded into the 27 light values
+    return (flat @ (light * light.new_tensor(_SH_FACTORS)[:, None])).reshape(*normals.shape[:-1], 3)
 
 
 def default_light(batch_size: int, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"

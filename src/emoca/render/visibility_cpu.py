@@ -103,6 +103,43 @@ def rasterize_cpu(screen: np.ndarray, triangles: np.ndarray, height: int, width:
 
 
 @numba.njit(cache=True)
+def _covered(triangle_id, triangles, height, width, pixels, faces, batch, corners, centres):  # pragma: no cover
+    n = 0
+    for p in range(triangle_id.shape[0]):
+        f = triangle_id[p]
+        if f < 0:
+            continue
+        b = p // (height * width)
+        pixels[n], faces[n], batch[n] = p, f, b
+        for k in range(3):
+            corners[n, k] = triangles[f, k]
+        centres[n, 0] = p % width + 0.5
+        centres[n, 1] = (p // width) % height + 0.5
+        n += 1
+
+
+def covered_pixels(triangle_id: np.ndarray, triangles: np.ndarray, dtype: np.dtype
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The covered pixels of a visibility pass, in one sweep.
+
+    Args:
+        triangle_id: (B, H, W) int64 from `rasterize_cpu`.
+        triangles: (F, 3) integer vertex indices.
+        dtype: float type of the pixel centres.
+    Returns:
+        pixels (N,) flat indices into B*H*W, batch-major; their triangle ids (N,); batch items (N,);
+        corner vertex ids (N, 3); pixel-centre coordinates (N, 2) as (x, y) in pixels.
+    """
+    _, height, width = triangle_id.shape
+    n = int(np.count_nonzero(triangle_id >= 0))
+    pixels, faces, batch = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    corners, centres = np.empty((n, 3), np.int64), np.empty((n, 2), dtype)
+    _covered(triangle_id.reshape(-1), np.ascontiguousarray(triangles, dtype=np.int64), height, width,
+             pixels, faces, batch, corners, centres)
+    return pixels, faces, batch, corners, centres
+
+
+@numba.njit(cache=True)
 def linear_barycentric(screen, i0, i1, i2, x, y):  # pragma: no cover - compiled
     """Screen-space barycentrics of point (x, y) in triangle (i0, i1, i2), and its signed area."""
     x0, y0, x1, y1, x2, y2 = screen[i0, 0], screen[i0, 1], screen[i1, 0], screen[i1, 1], screen[i2, 0], screen[i2, 1]
