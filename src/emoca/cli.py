@@ -3,6 +3,7 @@
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from emoca import __version__
 from emoca.errors import InputError
@@ -15,6 +16,12 @@ def _demo(args: argparse.Namespace) -> int:
     for path in files:
         print(path)
     return 0
+
+
+def _landmarks(args: argparse.Namespace) -> int:
+    from emoca.commands.landmarks import run_landmarks
+
+    return run_landmarks(args.inputs, Path(args.out), args.json, args.method)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--ict", default=None, help="ICT model (.npz or FaceXModel folder); default $EMOCA_ICT "
                                                   "or ../shared/ict-facekit")
     demo.set_defaults(run=_demo)
+
+    landmarks = commands.add_parser("landmarks", help="detect faces; 478 dense and 68 points per face, as overlay "
+                                                      "PNGs and (with --json) JSON lines on stdout")
+    landmarks.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images, or folders walked in order")
+    landmarks.add_argument("--json", action="store_true", help="one JSON line per face on stdout")
+    landmarks.add_argument("--out", default="out/landmarks", help="overlay folder (default: out/landmarks)")
+    landmarks.add_argument("--method", choices=("dense", "dlib", "fused"), default=None,
+                           help="68-point method (default: the one learned best, see the README)")
+    landmarks.set_defaults(run=_landmarks)
     return parser
 
 

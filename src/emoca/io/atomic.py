@@ -44,3 +44,21 @@ def write_with_atomic(path: str | Path, writer: Callable[[Path], None]) -> None:
     """Call `writer(tmp_path)` and move the result onto `path` atomically."""
     with atomic_path(path) as tmp:
         writer(tmp)
+
+
+def ensure_writable_folder(path: str | Path) -> Path:
+    """Create `path` if needed and check that files can be written there, before any work is done.
+
+    Raises:
+        InputError: the folder cannot be created or written.
+    """
+    from emoca.errors import InputError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".emoca-probe-")
+        probe.close()
+    except OSError as error:
+        raise InputError(path, f"output folder is not writable ({error.strerror or error})") from None
+    return path

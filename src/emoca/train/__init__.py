@@ -1,0 +1,1 @@
+"""Training entry points; every run saves its config beside its weights."""

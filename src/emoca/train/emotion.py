@@ -1,0 +1,142 @@
+"""Train the emotion recogniser on FER+ (soft labels), resumably, in chunks.
+
+    python -m emoca.train.emotion --max-minutes 9        # repeat until it says "done"
+
+FER+ train trains, FER+ valid selects the checkpoint (majority-label accuracy of the weight average),
+FER+ test is measured once at the end and printed. The run directory holds `checkpoint.pt` (model,
+optimiser, schedule, RNG, best score) and `config.json`; the best model is exported as fp16
+safetensors to `--out`.
+"""
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from emoca.datasets.ferplus import load_ferplus
+from emoca.io.atomic import atomic_path
+from emoca.nets.emotion import DEFAULT_WEIGHTS, EmotionConfig, EmotionNet, save_emotion_net
+from emoca.train.augment import AugmentConfig, augment
+
+
+@dataclass
+class TrainConfig:
+    """Schedule of one training run (saved beside the weights)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 300
+    ema_decay: float = 0.999
+    seed: int = 0
+    net: EmotionConfig = field(default_factory=EmotionConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+def _learning_rate(step: int, total: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to zero."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
+    return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+@torch.no_grad()
+def predict(net: torch.nn.Module, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """(N, H, W) uint8 grey faces -> (N, 8) class probabilities, in eval mode."""
+    was_training = net.training
+    net.eval()
+    out = [net(torch.from_numpy(images[i:i + batch_size]).float().div(255)[:, None]).probabilities
+           for i in range(0, len(images), batch_size)]
+    net.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def train(run_dir: Path, out: Path, config: TrainConfig, max_minutes: float, data: str | None) -> bool:
+    """Run (or resume) training for at most `max_minutes`; returns True when the schedule is complete."""
+    start = time.monotonic()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    train_set, valid_set = load_ferplus("train", data), load_ferplus("valid", data)
+    net = EmotionNet(config.net)
+    ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = len(train_set.images) // config.batch_size
+    total = config.epochs * steps_per_epoch
+    generator = torch.Generator().manual_seed(config.seed)
+    step, best = 0, -1.0
+    checkpoint = run_dir / "checkpoint.pt"
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        net.load_state_dict(state["net"])
+        ema.load_state_dict(state["ema"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        step, best = state["step"], state["best"]
+    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=1))
+    images = torch.from_numpy(train_set.images).float().div(255)[:, None]
+    targets = torch.from_numpy(train_set.targets)
+    net.train()
+    while step < total and time.monotonic() - start < 60 * max_minutes:
+        epoch, within = divmod(step, steps_per_epoch)
+        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(config.seed + epoch))
+        rows = order[within * config.batch_size:(within + 1) * config.batch_size]
+        batch = augment(images[rows], config.net.input_size, config.augment, generator)
+        for group in optimiser.param_groups:
+            group["lr"] = _learning_rate(step, total, config)
+        logits = net(batch).logits
+        loss = -(targets[rows] * F.log_softmax(logits, -1)).sum(-1).mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        ema.update_parameters(net)
+        step += 1
+        if step % 50 == 0:
+            print(f"step {step}/{total} epoch {epoch} loss {loss.item():.4f} lr {group['lr']:.2e}", flush=True)
+        if step % steps_per_epoch == 0 or step == total:
+            accuracy = float((predict(ema.module, valid_set.images).argmax(1) == valid_set.labels).mean())
+            print(f"epoch {epoch} valid accuracy (weight average) {100 * accuracy:.2f}%", flush=True)
+            if accuracy > best:
+                best = accuracy
+                save_emotion_net(ema.module, out, {"valid_accuracy": accuracy, "step": step,
+                                                   "train": asdict(config)})
+            _save_checkpoint(checkpoint, {"net": net.state_dict(), "ema": ema.state_dict(),
+                                          "optimiser": optimiser.state_dict(), "generator": generator.get_state(),
+                                          "step": step, "best": best})
+    if step < total:
+        _save_checkpoint(checkpoint, {"net": net.state_dict(), "ema": ema.state_dict(),
+                                      "optimiser": optimiser.state_dict(), "generator": generator.get_state(),
+                                      "step": step, "best": best})
+        print(f"paused at step {step}/{total}; run again to resume", flush=True)
+        return False
+    print(f"done: best valid accuracy {100 * best:.2f}%, weights in {out}", flush=True)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", type=Path, default=Path.home() / ".cache" / "emoca" / "runs" / "emotion")
+    parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
+    parser.add_argument("--data", help="path to ferplus.npz (default: ../shared/data/ferplus)")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--max-minutes", type=float, default=float("inf"))
+    args = parser.parse_args(argv)
+    done = train(args.run_dir, args.out, TrainConfig(epochs=args.epochs), args.max_minutes, args.data)
+    return 0 if done else 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
