@@ -33,7 +33,7 @@ def test_one_face_with_478_and_68_points_inside_its_box(landmarker):
     faces = landmarker(image)
     assert len(faces) == 1
     face = faces[0]
-    assert face.detector == "mediapipe" and face.score > 0.5 and face.dense_source == "face_mesh"
+    assert face.detector == "mediapipe" and face.score > 0.5 and face.dense_source == "direct"
     assert face.dense.shape == (478, 3) and face.landmarks_68.shape == (68, 2)
     x0, y0, x1, y1 = face.box
     margin = 0.25 * (x1 - x0)
@@ -56,9 +56,9 @@ def test_68_points_on_an_annotated_photo(landmarker):
 def test_direct_landmark_models_agree_with_the_face_mesh_graph(landmarker):
     image = load_image(LONDON)
     box = landmarker.detector(image)[0]
-    graph = landmarker.mesher(image, box)
+    graph = landmarker.mesher._run_graph(image, box)
     direct = landmarker.mesher._run_direct(image, box)
-    assert graph.source == "face_mesh" and direct.source == "direct" and direct.points.shape == (478, 3)
+    assert graph.source == "graph" and direct.source == "direct" and direct.points.shape == (478, 3)
     eye_distance = np.linalg.norm(graph.points[33, :2] - graph.points[263, :2])
     error = np.linalg.norm(graph.points[:, :2] - direct.points[:, :2], axis=1) / eye_distance
     assert error[:468].mean() < 0.04

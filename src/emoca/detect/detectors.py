@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emoca.detect.blazeface import BlazeFaceFullRange
+
 
 @dataclass
 class FaceBox:
@@ -36,27 +38,15 @@ class DetectorConfig:
 
 
 class MediaPipeDetector:
-    """BlazeFace full-range (model_selection=1) through `mediapipe.solutions.face_detection`."""
+    """BlazeFace full-range (MediaPipe's model, run directly: see `emoca.detect.blazeface`)."""
 
     name = "mediapipe"
 
     def __init__(self, min_score: float) -> None:
-        from mediapipe.python.solutions import face_detection
-
-        self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score)
+        self._detector = BlazeFaceFullRange(min_score)
 
     def __call__(self, image: np.ndarray) -> list[FaceBox]:
-        height, width = image.shape[:2]
-        result = self._detector.process(image)
-        faces = []
-        for detection in result.detections or []:
-            rel = detection.location_data.relative_bounding_box
-            box = np.array([rel.xmin * width, rel.ymin * height, (rel.xmin + rel.width) * width,
-                            (rel.ymin + rel.height) * height], np.float32)
-            keypoints = detection.location_data.relative_keypoints  # 0: right eye, 1: left eye
-            eyes = np.array([[keypoints[k].x * width, keypoints[k].y * height] for k in (0, 1)], np.float32)
-            faces.append(FaceBox(box, float(detection.score[0]), self.name, eyes))
-        return faces
+        return [FaceBox(box, score, self.name, keypoints[:2]) for box, keypoints, score in self._detector(image)]
 
 
 class MTCNNDetector:

@@ -14,6 +14,7 @@ All points are input-image pixels, 0 at the centre of the top-left pixel.
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 LEARNED = Path(__file__).resolve().parent / "data" / "landmarks68.npz"
@@ -101,22 +102,32 @@ class Dlib68:
         features, centre, scale = dense_box_frame(dense)
         return ((features @ self.box_weights).reshape(2, 2) * scale + centre).reshape(-1)
 
-    def predict_in_box(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint8 RGB and a (4,) box -> (68, 2) points."""
+    def _predict(self, grey: np.ndarray, box: np.ndarray) -> np.ndarray:
         x0, y0, x1, y1 = (int(round(v)) for v in box)
-        shape = self._predictor(image, self._rectangle(x0, y0, x1, y1))
+        shape = self._predictor(grey, self._rectangle(x0, y0, x1, y1))
         return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
 
+    def predict_in_box(self, image: np.ndarray, box: np.ndarray, mirror_average: bool | None = None) -> np.ndarray:
+        """(H, W, 3) uint8 RGB or (H, W) grey and a (4,) box -> (68, 2) points. Runs on a grey cut-out
+        around the box (dlib copies whatever it is given: a cut-out is much cheaper than the photo);
+        with `mirror_average` (default: the instance's), also on the mirrored cut-out, and the two are
+        averaged."""
+        margin = float(max(box[2] - box[0], box[3] - box[1]))
+        left, top = int(max(box[0] - margin, 0)), int(max(box[1] - margin, 0))
+        cut = image[top:int(box[3] + margin) + 1, left:int(box[2] + margin) + 1]
+        grey = np.ascontiguousarray(cv2.cvtColor(cut, cv2.COLOR_RGB2GRAY) if cut.ndim == 3 else cut)
+        local = box - np.array([left, top, left, top])
+        points = self._predict(grey, local)
+        if self.mirror_average if mirror_average is None else mirror_average:
+            right = grey.shape[1] - 1
+            mirrored = self._predict(np.ascontiguousarray(grey[:, ::-1]),
+                                     np.array([right - local[2], local[1], right - local[0], local[3]]))
+            mirrored[:, 0] = right - mirrored[:, 0]
+            points = (points + mirrored[MIRROR_68]) / 2
+        return points + [left, top]
+
     def __call__(self, image: np.ndarray, dense: np.ndarray) -> np.ndarray:
-        box = self.box(dense)
-        points = self.predict_in_box(image, box)
-        if not self.mirror_average:
-            return points
-        right = image.shape[1] - 1
-        mirrored = self.predict_in_box(np.ascontiguousarray(image[:, ::-1]),
-                                       np.array([right - box[2], box[1], right - box[0], box[3]]))
-        mirrored[:, 0] = right - mirrored[:, 0]
-        return (points + mirrored[MIRROR_68]) / 2
+        return self.predict_in_box(image, self.box(dense))
 
 
 def fuse(dense68: np.ndarray, dlib68: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -1,12 +1,19 @@
 """478 dense landmarks (MediaPipe face mesh with irises) on each detected face.
 
-For each `FaceBox`, an upright square crop around the face (rotated so the eyes are level) goes through
-MediaPipe's face mesh (`refine_landmarks=True`: 468 mesh points refined at lips and eyes, plus 5 points
-per iris). On the crop the face is large, centred and upright, so the face mesh's own short-range
-detector finds it even where that detector fails on the whole photo. Should it still find nothing, the
-attention landmark model (`face_landmark_with_attention.tflite`, shipped in the mediapipe wheel) runs
-directly on MediaPipe's standard region of interest through ai-edge-litert: 468 unrefined mesh points
-plus the irises. Either way every detected face gets its 478 points; `source` says which path gave them.
+Two paths, both on MediaPipe models shipped in its wheel:
+
+* "direct" (default, fast): the face landmark model (`face_landmark.tflite`, 468 points) on MediaPipe's
+  region of interest (the detector box x 1.5, rotated so the eyes are level), then the iris model
+  (`iris_landmark.tflite`) on each eye (5 points each), run through ai-edge-litert with 2 threads. This
+  is MediaPipe's graph without its attention refinement of lips and eyes.
+* "graph" (`MeshConfig.refine=True`): an upright square crop around the face goes through MediaPipe's
+  face mesh graph with `refine_landmarks=True` (the attention model: lips and eyes refined, irises).
+  Its own short-range detector finds the face on the crop even where it fails on the whole photo.
+  About 6 ms slower per face here.
+
+Each path is the other's fallback, so every detected face gets its 478 points; `source` says which
+path gave them. Video: `track` derives the region of interest from the previous frame's points, as
+MediaPipe's tracking mode does, and needs no detector.
 
 Points come back in input-image pixels: x right, y down, 0 at the centre of the top-left pixel; z is
 MediaPipe's relative depth (smaller = nearer the camera) in the same pixel scale as x.
@@ -29,22 +36,23 @@ EYE_CORNERS = ((33, 133), (362, 263))
 
 @dataclass
 class MeshConfig:
-    """crop_size: side of the crop the face mesh sees (px). crop_scale: crop side over the detector box
-    side. roi_scale: MediaPipe's own region of interest for the direct model (box side x 1.5).
-    min_presence: face-presence probability below which the direct model's result is dropped.
-    tracking: video mode (the face mesh follows the face between frames)."""
+    """refine: use the face mesh graph (attention model) first instead of the direct models.
+    crop_size, crop_scale: the graph's crop (px) and its side over the detector box side. roi_scale:
+    MediaPipe's region of interest for the direct model (box side x 1.5). min_presence: face-presence
+    probability below which the direct model's result is dropped. threads: litert threads."""
 
+    refine: bool = False
     crop_size: int = 256
     crop_scale: float = 2.0
     roi_scale: float = 1.5
-    min_presence: float = 0.2
-    tracking: bool = False
+    min_presence: float = 0.5
+    threads: int = 2
 
 
 @dataclass
 class DenseLandmarks:
     """points: (478, 3) x, y, z in input pixels. presence: the mesh model's face probability (or 1.0 when
-    the face mesh graph accepted the face). source: "face_mesh" or "direct"."""
+    the graph accepted the face). source: "direct" or "graph"."""
 
     points: np.ndarray
     presence: float
@@ -60,11 +68,8 @@ class FaceMesher:
     """478 points for detected faces of one RGB image at a time."""
 
     def __init__(self, config: MeshConfig | None = None) -> None:
-        from mediapipe.python.solutions import face_mesh
-
         self.config = config or MeshConfig()
-        self._mesh = face_mesh.FaceMesh(static_image_mode=not self.config.tracking, max_num_faces=1,
-                                        refine_landmarks=True, min_detection_confidence=0.3)
+        self._graph = None
         self._direct: dict = {}
 
     def _interpreter(self, name: str):
@@ -72,7 +77,8 @@ class FaceMesher:
             import mediapipe
             from ai_edge_litert.interpreter import Interpreter
 
-            interpreter = Interpreter(model_path=str(Path(mediapipe.__file__).parent / "modules" / name))
+            interpreter = Interpreter(model_path=str(Path(mediapipe.__file__).parent / "modules" / name),
+                                      num_threads=self.config.threads)
             interpreter.allocate_tensors()
             self._direct[name] = interpreter
         return self._direct[name]
@@ -116,24 +122,39 @@ class FaceMesher:
                                           iris[:, 2:] * 2.3 * width / 64 + corners[:, 2].mean()], 1))
         return DenseLandmarks(np.concatenate([points, *irises]).astype(np.float32), presence, "direct")
 
-    def __call__(self, image: np.ndarray, face: FaceBox) -> DenseLandmarks:
-        """Dense landmarks of one detected face; the direct model when the face mesh graph declines."""
+    def _run_graph(self, image: np.ndarray, face: FaceBox) -> DenseLandmarks | None:
+        """The face mesh graph (refined lips, eyes, irises) on an upright crop around the face."""
+        if self._graph is None:
+            from mediapipe.python.solutions import face_mesh
+
+            self._graph = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                                             min_detection_confidence=0.3)
         size = self.config.crop_size
         side = self.config.crop_scale * max(face.box[2] - face.box[0], face.box[3] - face.box[1])
-        centre = (face.box[:2] + face.box[2:]) / 2
-        matrix = square_transform(centre, side, _eye_angle(face), size)
-        crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        result = self._mesh.process(crop)
-        if result.multi_face_landmarks:
-            marks = result.multi_face_landmarks[0].landmark
-            normalised = np.array([(m.x, m.y, m.z) for m in marks], np.float64)
-            # Normalised crop coordinates have 0 at the crop's left edge: pixel centres sit at +0.5.
-            # z is normalised like x: times the crop side in input pixels.
-            crop_points = normalised[:, :2] * size - 0.5
-            points = np.concatenate([apply_affine(invert_affine(matrix), crop_points),
-                                     normalised[:, 2:] * side], 1)
-            return DenseLandmarks(points.astype(np.float32), 1.0, "face_mesh")
-        direct = self._run_direct(image, face)
-        if direct is None:
-            return DenseLandmarks(np.full((N_DENSE, 3), np.nan, np.float32), 0.0, "none")
-        return direct
+        crop, inverse = self._warp(image, (face.box[:2] + face.box[2:]) / 2, side, _eye_angle(face), size)
+        result = self._graph.process(crop)
+        if not result.multi_face_landmarks:
+            return None
+        normalised = np.array([(m.x, m.y, m.z) for m in result.multi_face_landmarks[0].landmark], np.float64)
+        # Normalised crop coordinates have 0 at the crop's left edge (pixel centres at +0.5); z is
+        # normalised like x, so it scales with the crop side in input pixels.
+        points = np.concatenate([apply_affine(inverse, normalised[:, :2] * size - 0.5), normalised[:, 2:] * side], 1)
+        return DenseLandmarks(points.astype(np.float32), 1.0, "graph")
+
+    def __call__(self, image: np.ndarray, face: FaceBox) -> DenseLandmarks:
+        """Dense landmarks of one detected face (the other path when the first declines)."""
+        paths = (self._run_graph, self._run_direct) if self.config.refine else (self._run_direct, self._run_graph)
+        for path in paths:
+            result = path(image, face)
+            if result is not None:
+                return result
+        return DenseLandmarks(np.full((N_DENSE, 3), np.nan, np.float32), 0.0, "none")
+
+    def track(self, image: np.ndarray, previous: DenseLandmarks) -> DenseLandmarks:
+        """Video: dense landmarks from the previous frame's points instead of a detection ("none" when
+        the face is lost: detect again)."""
+        points = previous.points[:468, :2]
+        low, high = points.min(0), points.max(0)
+        eyes = np.stack([points[list(EYE_CORNERS[0])].mean(0), points[list(EYE_CORNERS[1])].mean(0)])
+        return self(image, FaceBox(np.concatenate([low, high]).astype(np.float32), previous.presence, "tracking",
+                                   eyes.astype(np.float32)))

@@ -24,7 +24,7 @@ class FaceLandmarks:
 
     box: (4,) x0, y0, x1, y1 from the detector. score: detector confidence. detector: "mediapipe" or
     "mtcnn". dense: (478, 3) MediaPipe points (z relative depth, smaller = nearer, pixel scale).
-    dense_source: "face_mesh" or "direct" (see `emoca.detect.mesh`). landmarks_68: (68, 2) iBUG order.
+    dense_source: "direct" or "graph" (see `emoca.detect.mesh`). landmarks_68: (68, 2) iBUG order.
     """
 
     box: np.ndarray
