@@ -24,6 +24,12 @@ def _landmarks(args: argparse.Namespace) -> int:
     return run_landmarks(args.inputs, Path(args.out), args.json, args.method)
 
 
+def _emotion(args: argparse.Namespace) -> int:
+    from emoca.commands.emotion import run_emotion
+
+    return run_emotion(args.inputs, args.json, not args.no_detect, args.weights)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="emoca", description="Emotion-driven monocular 3D face capture.")
@@ -46,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     landmarks.add_argument("--method", choices=("dense", "dlib", "fused"), default=None,
                            help="68-point method (default: the one learned best, see the README)")
     landmarks.set_defaults(run=_landmarks)
+
+    emotion = commands.add_parser("emotion", help="expression (8 classes), valence and arousal of every face")
+    emotion.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images, or folders walked in order")
+    emotion.add_argument("--json", action="store_true", help="one JSON line per face on stdout")
+    emotion.add_argument("--no-detect", action="store_true",
+                         help="treat each image as one already-cropped face (e.g. FER's 48x48 faces)")
+    emotion.add_argument("--weights", default=None, help="emotion weights (.safetensors; default: shipped)")
+    emotion.set_defaults(run=_emotion)
     return parser
 
 

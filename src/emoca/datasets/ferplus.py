@@ -6,28 +6,17 @@ no majority are dropped. Soft targets are the cleaned vote distributions over th
 from FER+'s columns to `emoca.nets.emotion.EMOTIONS` by name.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from emoca.datasets.faces import FaceSet
 from emoca.errors import InputError
 from emoca.nets.emotion import EMOTIONS
 
 VOTE_COLUMNS = ("neutral", "happy", "surprise", "sad", "anger", "disgust", "fear", "contempt", "unknown", "nf")
 SPLITS = {"train": 0, "valid": 1, "test": 2}
 DEFAULT_PATH = Path(__file__).resolve().parents[4] / "shared" / "data" / "ferplus" / "ferplus.npz"
-
-
-@dataclass
-class FERPlusSplit:
-    """images: (N, 48, 48) uint8 grey. targets: (N, 8) float32 vote distributions over `EMOTIONS`.
-    labels: (N,) int64 majority class index into `EMOTIONS`. index: (N,) rows in the npz."""
-
-    images: np.ndarray
-    targets: np.ndarray
-    labels: np.ndarray
-    index: np.ndarray
 
 
 def majority_votes(votes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +29,7 @@ def majority_votes(votes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keep, cleaned
 
 
-def load_ferplus(split: str, path: str | Path | None = None) -> FERPlusSplit:
+def load_ferplus(split: str, path: str | Path | None = None) -> FaceSet:
     """One split ("train", "valid" or "test") of FER+, with the majority rule applied."""
     path = Path(path) if path else DEFAULT_PATH
     try:
@@ -53,4 +42,4 @@ def load_ferplus(split: str, path: str | Path | None = None) -> FERPlusSplit:
     order = [VOTE_COLUMNS.index(name) for name in EMOTIONS]
     emotion_votes = cleaned[rows][:, order]
     targets = emotion_votes / emotion_votes.sum(1, keepdims=True)
-    return FERPlusSplit(images[rows], targets.astype(np.float32), targets.argmax(1), rows)
+    return FaceSet(images[rows], targets.astype(np.float32), targets.argmax(1))

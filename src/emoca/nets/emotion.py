@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
@@ -124,7 +124,7 @@ def load_emotion_net(path: str | Path | None = None, device: str | torch.device 
         with safe_open(str(path), framework="pt") as handle:
             config = EmotionConfig(**{**json.loads(handle.metadata()["config"]), "pretrained": False})
             state = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (OSError, KeyError, ValueError, json.JSONDecodeError) as error:
+    except (OSError, KeyError, ValueError, json.JSONDecodeError, SafetensorError) as error:
         raise InputError(path, f"not a readable emotion weights file ({error})") from None
     net = EmotionNet(config)
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})

@@ -2,10 +2,12 @@
 
     python -m emoca.train.emotion --max-minutes 9        # repeat until it says "done"
 
-FER+ train trains, FER+ valid selects the checkpoint (majority-label accuracy of the weight average),
-FER+ test is measured once at the end and printed. The run directory holds `checkpoint.pt` (model,
-optimiser, schedule, RNG, best score) and `config.json`; the best model is exported as fp16
-safetensors to `--out`.
+FER+ train trains (soft labels from the votes), FER+ valid selects the checkpoint (majority-label
+accuracy of the weight average); the test split is only read by `benchmarks/bench_emotion.py`. With
+`--affectnet-train CSV --affectnet-valid CSV --affectnet-root DIR` (AffectNet's official layout) it
+trains on AffectNet instead, and the valence/arousal head learns from the real V/A labels (the saved
+model then reports `va_supervised`). The run directory holds `checkpoint.pt` (model, optimiser, RNG,
+step, best score) and `config.json`; the best model is exported as fp16 safetensors to `--out`.
 """
 
 import argparse
@@ -20,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from emoca.datasets.affectnet import load_affectnet
+from emoca.datasets.faces import FaceSet
 from emoca.datasets.ferplus import load_ferplus
 from emoca.io.atomic import atomic_path
 from emoca.nets.emotion import DEFAULT_WEIGHTS, EmotionConfig, EmotionNet, save_emotion_net
@@ -36,6 +40,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     warmup_steps: int = 300
     ema_decay: float = 0.999
+    va_weight: float = 1.0  # weight of the V/A mean squared error (AffectNet only)
     seed: int = 0
     net: EmotionConfig = field(default_factory=EmotionConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -65,13 +70,15 @@ def _save_checkpoint(path: Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def train(run_dir: Path, out: Path, config: TrainConfig, max_minutes: float, data: str | None) -> bool:
+def train(run_dir: Path, out: Path, config: TrainConfig, max_minutes: float, train_set: FaceSet,
+          valid_set: FaceSet) -> bool:
     """Run (or resume) training for at most `max_minutes`; returns True when the schedule is complete."""
     start = time.monotonic()
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    train_set, valid_set = load_ferplus("train", data), load_ferplus("valid", data)
     net = EmotionNet(config.net)
+    supervised_va = train_set.va is not None
+    net.va_supervised.fill_(supervised_va)
     ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = len(train_set.images) // config.batch_size
@@ -89,6 +96,7 @@ def train(run_dir: Path, out: Path, config: TrainConfig, max_minutes: float, dat
     (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=1))
     images = torch.from_numpy(train_set.images).float().div(255)[:, None]
     targets = torch.from_numpy(train_set.targets)
+    va_targets = torch.from_numpy(train_set.va) if supervised_va else None
     net.train()
     while step < total and time.monotonic() - start < 60 * max_minutes:
         epoch, within = divmod(step, steps_per_epoch)
@@ -97,8 +105,14 @@ def train(run_dir: Path, out: Path, config: TrainConfig, max_minutes: float, dat
         batch = augment(images[rows], config.net.input_size, config.augment, generator)
         for group in optimiser.param_groups:
             group["lr"] = _learning_rate(step, total, config)
-        logits = net(batch).logits
-        loss = -(targets[rows] * F.log_softmax(logits, -1)).sum(-1).mean()
+        output = net(batch)
+        loss = -(targets[rows] * F.log_softmax(output.logits, -1)).sum(-1).mean()
+        if va_targets is not None:
+            va = va_targets[rows]
+            known = torch.isfinite(va)
+            predicted = torch.stack([output.valence, output.arousal], -1)
+            if known.any():
+                loss = loss + config.va_weight * F.mse_loss(predicted[known], va[known])
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -131,10 +145,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, default=Path.home() / ".cache" / "emoca" / "runs" / "emotion")
     parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--data", help="path to ferplus.npz (default: ../shared/data/ferplus)")
+    parser.add_argument("--affectnet-train", help="AffectNet training CSV (official layout)")
+    parser.add_argument("--affectnet-valid", help="AffectNet validation CSV")
+    parser.add_argument("--affectnet-root", help="folder the CSVs' image paths are relative to")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--max-minutes", type=float, default=float("inf"))
     args = parser.parse_args(argv)
-    done = train(args.run_dir, args.out, TrainConfig(epochs=args.epochs), args.max_minutes, args.data)
+    if args.affectnet_train:
+        if not (args.affectnet_valid and args.affectnet_root):
+            parser.error("--affectnet-train needs --affectnet-valid and --affectnet-root")
+        train_set = load_affectnet(args.affectnet_train, args.affectnet_root)
+        valid_set = load_affectnet(args.affectnet_valid, args.affectnet_root)
+    else:
+        train_set, valid_set = load_ferplus("train", args.data), load_ferplus("valid", args.data)
+    done = train(args.run_dir, args.out, TrainConfig(epochs=args.epochs), args.max_minutes, train_set, valid_set)
     return 0 if done else 3
 
 
