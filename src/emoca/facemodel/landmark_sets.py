@@ -1,0 +1,13 @@
+"""Named landmark pairs for the eye-closure and lip-closure losses of EMOCA v2.
+
+Each pair is (upper, lower): the distance between the two points is the lid or lip opening. Indices are
+into the 68 iBUG / 300-W points (0-based) and into MediaPipe's 478 points; the MediaPipe pairs were
+checked on the mean detected shape (`emoca.detect` template): lower point below the upper one, within
+4% of the eye-corner distance horizontally. Sides are the subject's.
+"""
+
+IBUG_EYE_PAIRS = {"right": ((37, 41), (38, 40)), "left": ((43, 47), (44, 46))}
+IBUG_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+MEDIAPIPE_EYE_PAIRS = {"right": ((160, 144), (159, 145), (158, 153)), "left": ((385, 380), (386, 374), (387, 373))}
+MEDIAPIPE_LIP_PAIRS = ((82, 87), (13, 14), (312, 317))
+MEDIAPIPE_IRIS_CENTRES = {"right": 468, "left": 473}
