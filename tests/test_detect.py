@@ -134,3 +134,14 @@ def test_cli_exit_0_when_all_inputs_succeed(tmp_path):
     result = _run_cli(LONDON, "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     assert np.asarray(Image.open(tmp_path / "001.png")).shape == np.asarray(Image.open(LONDON)).shape
+
+
+def test_tracking_follows_a_moving_face_without_the_detector(landmarker, monkeypatch):
+    image = load_image(LONDON)
+    first = landmarker(image)
+    shifted = np.roll(image, (12, -9), axis=(0, 1))  # the face moves 9 px left and 12 px down
+    monkeypatch.setattr(landmarker.detector, "_primary", lambda _: pytest.fail("detector called"))
+    tracked = landmarker.track(shifted, first)
+    assert len(tracked) == 1 and tracked[0].detector == "tracking"
+    moved = tracked[0].landmarks_68 - first[0].landmarks_68
+    np.testing.assert_allclose(np.median(moved, 0), [-9, 12], atol=1.5)

@@ -6,7 +6,7 @@ import numpy as np
 
 from emoca.detect.detectors import DetectorConfig, FaceBox, FaceDetector
 from emoca.detect.landmarks68 import LEARNED, Landmarks68
-from emoca.detect.mesh import FaceMesher, MeshConfig
+from emoca.detect.mesh import DenseLandmarks, FaceMesher, MeshConfig
 
 
 @dataclass
@@ -22,8 +22,8 @@ class LandmarkerConfig:
 class FaceLandmarks:
     """One face in input-image pixels (x right, y down, 0 at the centre of the top-left pixel).
 
-    box: (4,) x0, y0, x1, y1 from the detector. score: detector confidence. detector: "mediapipe" or
-    "mtcnn". dense: (478, 3) MediaPipe points (z relative depth, smaller = nearer, pixel scale).
+    box: (4,) x0, y0, x1, y1 from the detector (in tracking, the dense points' bounds). score: detector
+    confidence. detector: "mediapipe", "mtcnn", or "tracking" (followed from the previous frame). dense: (478, 3) MediaPipe points (z relative depth, smaller = nearer, pixel scale).
     dense_source: "direct" or "graph" (see `emoca.detect.mesh`). landmarks_68: (68, 2) iBUG order.
     """
 
@@ -57,3 +57,17 @@ class FaceLandmarker:
         """(H, W, 3) uint8 RGB -> every face with its landmarks."""
         faces = (self.landmarks_for(image, face) for face in self.detector(image))
         return [face for face in faces if face is not None]
+
+    def track(self, image: np.ndarray, previous: list[FaceLandmarks]) -> list[FaceLandmarks]:
+        """Video mode: follow last frame's faces from their dense points (no detector), as MediaPipe's
+        tracking does; detect afresh when there were none or any face is lost."""
+        tracked = []
+        for face in previous:
+            dense = self.mesher.track(image, DenseLandmarks(face.dense, face.score, face.dense_source))
+            if dense.source == "none":
+                return self(image)
+            low, high = dense.points[:468, :2].min(0), dense.points[:468, :2].max(0)
+            points = self.landmarks_68(image, dense.points, self.config.method_68)
+            tracked.append(FaceLandmarks(np.concatenate([low, high]), face.score, "tracking", dense.points,
+                                         dense.source, points.astype(np.float32)))
+        return tracked or self(image)
