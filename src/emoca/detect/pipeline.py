@@ -23,7 +23,8 @@ class FaceLandmarks:
     """One face in input-image pixels (x right, y down, 0 at the centre of the top-left pixel).
 
     box: (4,) x0, y0, x1, y1 from the detector (in tracking, the dense points' bounds). score: detector
-    confidence. detector: "mediapipe", "mtcnn", or "tracking" (followed from the previous frame). dense: (478, 3) MediaPipe points (z relative depth, smaller = nearer, pixel scale).
+    confidence. detector: "mediapipe", "mtcnn", or "tracking" (followed from the previous frame).
+    dense: (478, 3) MediaPipe points (z relative depth, smaller = nearer, pixel scale).
     dense_source: "direct" or "graph" (see `emoca.detect.mesh`). landmarks_68: (68, 2) iBUG order.
     """
 
