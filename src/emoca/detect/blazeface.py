@@ -66,7 +66,7 @@ class BlazeFaceFullRange:
     def __call__(self, image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
         height, width = image.shape[:2]
         scale = SIZE / max(height, width)  # letterbox: fit the long side, pad the short side
-        resized = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        resized = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_LINEAR)
         pad_x, pad_y = (SIZE - resized.shape[1]) // 2, (SIZE - resized.shape[0]) // 2
         canvas = np.zeros((SIZE, SIZE, 3), np.float32)
         canvas[pad_y:pad_y + resized.shape[0], pad_x:pad_x + resized.shape[1]] = resized / 127.5 - 1

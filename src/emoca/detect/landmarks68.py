@@ -112,7 +112,7 @@ class Dlib68:
         around the box (dlib copies whatever it is given: a cut-out is much cheaper than the photo);
         with `mirror_average` (default: the instance's), also on the mirrored cut-out, and the two are
         averaged."""
-        margin = float(max(box[2] - box[0], box[3] - box[1]))
+        margin = 0.3 * float(max(box[2] - box[0], box[3] - box[1]))  # pixel lookups stay near the box
         left, top = int(max(box[0] - margin, 0)), int(max(box[1] - margin, 0))
         cut = image[top:int(box[3] + margin) + 1, left:int(box[2] + margin) + 1]
         grey = np.ascontiguousarray(cv2.cvtColor(cut, cv2.COLOR_RGB2GRAY) if cut.ndim == 3 else cut)
