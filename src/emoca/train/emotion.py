@@ -67,7 +67,8 @@ def predict(net: torch.nn.Module, images: np.ndarray, batch_size: int = 256) -> 
     """(N, H, W) uint8 grey faces -> (N, 8) class probabilities, in eval mode."""
     was_training = net.training
     net.eval()
-    out = [net(torch.from_numpy(images[i:i + batch_size]).float().div(255)[:, None]).probabilities
+    device = next(net.parameters()).device
+    out = [net(torch.from_numpy(images[i:i + batch_size]).to(device).float().div(255)[:, None]).probabilities.cpu()
            for i in range(0, len(images), batch_size)]
     net.train(was_training)
     return torch.cat(out).numpy()
@@ -84,7 +85,8 @@ def train(run_dir: Path, out: Path, config: TrainConfig, max_minutes: float, tra
     start = time.monotonic()
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    net = EmotionNet(config.net)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # augmentation stays on the CPU
+    net = EmotionNet(config.net).to(device)
     supervised_va = train_set.va is not None
     net.va_supervised.fill_(supervised_va)
     ema = AveragedModel(net, avg_fn=partial(_ema_step, decay=config.ema_decay), use_buffers=True)
@@ -95,11 +97,11 @@ def train(run_dir: Path, out: Path, config: TrainConfig, max_minutes: float, tra
     step, best = 0, -1.0
     checkpoint = run_dir / "checkpoint.pt"
     if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         net.load_state_dict(state["net"])
         ema.load_state_dict(state["ema"])
         optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
+        generator.set_state(state["generator"].cpu())
         step, best = state["step"], state["best"]
     (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=1))
     images = torch.from_numpy(train_set.images).float().div(255)[:, None]
@@ -110,13 +112,13 @@ def train(run_dir: Path, out: Path, config: TrainConfig, max_minutes: float, tra
         epoch, within = divmod(step, steps_per_epoch)
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(config.seed + epoch))
         rows = order[within * config.batch_size:(within + 1) * config.batch_size]
-        batch = augment(images[rows], config.net.input_size, config.augment, generator)
+        batch = augment(images[rows], config.net.input_size, config.augment, generator).to(device)
         for group in optimiser.param_groups:
             group["lr"] = _learning_rate(step, total, config)
         output = net(batch)
-        loss = -(targets[rows] * F.log_softmax(output.logits, -1)).sum(-1).mean()
+        loss = -(targets[rows].to(device) * F.log_softmax(output.logits, -1)).sum(-1).mean()
         if va_targets is not None:
-            va = va_targets[rows]
+            va = va_targets[rows].to(device)
             known = torch.isfinite(va)
             predicted = torch.stack([output.valence, output.arousal], -1)
             if known.any():
