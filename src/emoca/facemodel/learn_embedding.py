@@ -25,6 +25,7 @@ import torch
 import trimesh
 
 from emoca.detect.pipeline import FaceLandmarker
+from emoca.facemodel.face_regions import eye_masks
 from emoca.facemodel.ict import LANDMARK_VERTICES, ICTFaceModel
 from emoca.io.atomic import atomic_path
 from emoca.render.camera import weak_perspective
@@ -36,7 +37,6 @@ SIZE = 512
 FRONTAL_YAW = 0.15
 IBUG_INNER_LIPS = frozenset(range(60, 68))
 SKIN, SCLERA, IRIS = (0.78, 0.6, 0.5), (0.85, 0.83, 0.8), (0.2, 0.14, 0.1)
-IRIS_HALF_ANGLE = 0.55  # radians about the eyeball's forward (+z) axis
 
 
 def _random_faces(model: ICTFaceModel, count: int, generator: torch.Generator) -> tuple[dict, torch.Tensor]:
@@ -72,11 +72,8 @@ def mediapipe_inner_lips() -> frozenset[int]:
 def eye_albedo(model: ICTFaceModel) -> torch.Tensor:
     """(V, 3) albedo: skin, and eyeballs with a white sclera and a dark iris facing +z."""
     albedo = torch.tensor(SKIN).repeat(model.n_vertices, 1)
-    for side in ("left", "right"):
-        mask = model.regions[f"eyeball_{side}"]
-        direction = torch.nn.functional.normalize(model.template[mask] - getattr(model, f"eye_centre_{side}"), dim=-1)
-        iris = direction[:, 2] > np.cos(IRIS_HALF_ANGLE)
-        albedo[mask] = torch.where(iris[:, None], torch.tensor(IRIS), torch.tensor(SCLERA))
+    sclera, iris = eye_masks(model)
+    albedo[sclera], albedo[iris] = torch.tensor(SCLERA), torch.tensor(IRIS)
     return albedo
 
 

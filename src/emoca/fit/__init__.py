@@ -1,0 +1,1 @@
+"""Analysis-by-synthesis fitting of the face model to photos (and videos)."""

@@ -1,0 +1,77 @@
+"""An albedo model that needs no restricted data.
+
+FLAME's usual albedo (and DECA's) comes from the Basel Face Model, whose licence forbids shipping it.
+Here per-vertex albedo = region colours + a smooth variation:
+
+* regions from geometry (`emoca.facemodel.face_regions`): skin, lips, sclera, iris; each has one RGB
+  colour to fit. This carries most of what a photo shows of albedo at reconstruction resolution.
+* a low-frequency cosine basis over the UV map (cos(pi i u) cos(pi j v), i, j < `frequencies`), RGB
+  coefficients, applied to skin and lips: gradual changes (cheeks redder than the forehead, darker
+  stubble regions) without the freedom to paint shading or hair into the albedo.
+
+Why not a learned PCA basis: no albedo data set may be shipped here; this model has a handful of
+interpretable parameters, and its smoothness is the prior.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from emoca.facemodel.face_regions import eye_masks, lip_mask
+from emoca.facemodel.ict import ICTFaceModel
+
+REGIONS = ("skin", "lips", "sclera", "iris")
+DEFAULT_COLOURS = ((0.7, 0.55, 0.45), (0.65, 0.35, 0.33), (0.85, 0.82, 0.78), (0.25, 0.18, 0.14))
+
+
+@dataclass
+class AlbedoConfig:
+    """frequencies: cosine basis functions per UV axis (frequencies^2 functions in all)."""
+
+    frequencies: int = 3
+
+
+def vertex_uv(model: ICTFaceModel) -> torch.Tensor:
+    """(V, 2) one UV coordinate per vertex (the first corner that uses it; seams pick one side)."""
+    uv = torch.zeros(model.n_vertices, 2)
+    corners, uv_corners = model.triangles.reshape(-1), model.triangles_uv.reshape(-1)
+    uv[corners.flip(0)] = model.uv[uv_corners.flip(0)]  # later writes win: flipping keeps the first
+    return uv
+
+
+class AlbedoModel(nn.Module):
+    """`albedo(colours, coefficients)` -> (B, V, 3) in [0, 1].
+
+    colours: (B, 4, 3) RGB of `REGIONS`. coefficients: (B, K, 3) of the smooth UV basis (K =
+    frequencies^2; the constant function is left out of the skin's freedom by starting at zero).
+    """
+
+    def __init__(self, model: ICTFaceModel, config: AlbedoConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or AlbedoConfig()
+        sclera, iris = eye_masks(model)
+        lips = lip_mask(model)
+        skin = ~(sclera | iris | lips)
+        self.register_buffer("membership", torch.stack([skin, lips, sclera, iris], -1).float())  # (V, 4)
+        uv = vertex_uv(model)
+        k = torch.arange(self.config.frequencies, dtype=torch.float32)
+        basis = (torch.cos(np.pi * uv[:, 0:1, None] * k[None, :, None])
+                 * torch.cos(np.pi * uv[:, 1:2, None] * k[None, None, :]))
+        smooth_mask = (skin | lips).float()[:, None]
+        self.register_buffer("basis", basis.reshape(model.n_vertices, -1)[:, 1:] * smooth_mask)  # (V, K-1)
+
+    @property
+    def n_coefficients(self) -> int:
+        return self.basis.shape[1]
+
+    def neutral_parameters(self, batch: int) -> dict[str, torch.Tensor]:
+        """Default colours, no smooth variation."""
+        return {"colours": torch.tensor(DEFAULT_COLOURS).expand(batch, -1, -1).clone(),
+                "coefficients": torch.zeros(batch, self.n_coefficients, 3)}
+
+    def forward(self, colours: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+        albedo = torch.einsum("vr,brc->bvc", self.membership, colours)
+        albedo = albedo + torch.einsum("vk,bkc->bvc", self.basis, coefficients)
+        return albedo.clamp(0, 1)

@@ -1,0 +1,216 @@
+"""Fit the ICT face model to face crops by analysis-by-synthesis (many faces at once).
+
+Camera: DECA's weak perspective on the crop (`emoca.render.camera.weak_perspective`). Stages, coarse to
+fine (each a number of Adam steps on a growing set of parameters):
+
+1. pose: rotation, camera scale and offset, from landmarks only;
+2. shape: + identity and expression, landmarks (478 dense points, the 68 points with the jawline as a
+   contour), eye/lip closure, priors;
+3. appearance: + SH light and albedo, the masked robust photometric loss joins (rendered at
+   `render_size` to keep it fast).
+
+Expression weights are kept in [0, 1] by projection after every step. Deterministic: no randomness
+(the seed only matters for callers that perturb initialisations).
+"""
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from emoca.facemodel.ict import ICTFaceModel
+from emoca.facemodel.landmark_sets import IBUG_EYE_PAIRS, IBUG_LIP_PAIRS, MEDIAPIPE_EYE_PAIRS, MEDIAPIPE_LIP_PAIRS
+from emoca.fit.albedo import AlbedoModel
+from emoca.losses.closure import closure_loss
+from emoca.losses.landmarks import contour_loss, landmark_loss
+from emoca.losses.photometric import photometric_loss
+from emoca.losses.priors import gaussian_prior, light_prior, sparsity_prior
+from emoca.render.camera import weak_perspective
+from emoca.render.renderer import Renderer, RendererConfig
+from emoca.render.shading import default_light
+
+# MediaPipe's face oval, in order: the photometric loss only looks inside it.
+FACE_OVAL = (10, 109, 67, 103, 54, 21, 162, 127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400,
+             378, 379, 365, 397, 288, 361, 323, 454, 356, 389, 251, 284, 332, 297, 338)
+JAW = list(range(17))
+JAW_BAND_CM = 2.0  # model points within this distance of the embedded jawline are contour candidates
+
+
+@dataclass
+class LossWeights:
+    """Weights of the fitting losses (landmark terms are in units of the crop side)."""
+
+    dense: float = 1.0
+    ibug: float = 1.0
+    contour: float = 0.5
+    closure: float = 1.0
+    photometric: float = 0.5
+    identity: float = 2e-4
+    expression: float = 2e-4
+    light: float = 1e-3
+    albedo: float = 1e-2
+
+
+@dataclass
+class FitConfig:
+    """Steps and learning rates of the three stages; crop and render sizes in pixels."""
+
+    crop_size: int = 224
+    render_size: int = 112
+    pose_steps: int = 40
+    shape_steps: int = 100
+    appearance_steps: int = 40
+    learning_rate: float = 0.03
+    weights: LossWeights = field(default_factory=LossWeights)
+
+
+@dataclass
+class FitTargets:
+    """What the fit matches, per face. images: (B, 3, S, S) crops in [0, 1]. landmarks_68: (B, 68, 2)
+    and dense: (B, 478, 2) detections in crop pixels (0 at the top-left pixel's centre)."""
+
+    images: torch.Tensor
+    landmarks_68: torch.Tensor
+    dense: torch.Tensor
+
+
+@dataclass
+class FitResult:
+    """Fitted parameters (batch-first) and the posed mesh. camera: scale (B,), offset (B, 2) of the
+    weak perspective on the crop. vertices: (B, V, 3) posed, cm. landmarks_68: (B, 68, 2) projected
+    model landmarks in crop pixels. losses: final per-face loss terms."""
+
+    identity: torch.Tensor
+    expression: torch.Tensor
+    rotation: torch.Tensor
+    scale: torch.Tensor
+    offset: torch.Tensor
+    light: torch.Tensor
+    colours: torch.Tensor
+    coefficients: torch.Tensor
+    vertices: torch.Tensor
+    landmarks_68: torch.Tensor
+    losses: dict[str, torch.Tensor]
+
+
+def oval_mask(dense: np.ndarray, size: int) -> np.ndarray:
+    """(478, 2) crop-pixel points -> (size, size) float mask of the face oval."""
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(dense[list(FACE_OVAL)] * 16).astype(np.int32)], 1, shift=4)
+    return mask.astype(np.float32)
+
+
+class PhotoFitter:
+    """Fits `ICTFaceModel` parameters to `FitTargets`; see the module docstring."""
+
+    def __init__(self, model: ICTFaceModel, config: FitConfig | None = None) -> None:
+        self.model = model
+        self.config = config or FitConfig()
+        self.albedo = AlbedoModel(model)
+        size = self.config.render_size
+        self.renderer = Renderer(model.triangles, config=RendererConfig(image_size=(size, size)))
+        jaw_points = model.surface_landmarks(model.template[None], "ibug")[0, JAW]
+        near = torch.cdist(model.template, jaw_points).min(-1).values < JAW_BAND_CM
+        self.jaw_candidates = torch.nonzero(near & model.regions["face"]).squeeze(1)
+        self.closure_pairs = {"dense": [*MEDIAPIPE_EYE_PAIRS["right"], *MEDIAPIPE_EYE_PAIRS["left"],
+                                        *MEDIAPIPE_LIP_PAIRS],
+                              "ibug": [*IBUG_EYE_PAIRS["right"], *IBUG_EYE_PAIRS["left"], *IBUG_LIP_PAIRS]}
+
+    def _project(self, points: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        """(B, N, 3) posed points -> (B, N, 2) crop pixels (0 at the top-left pixel's centre)."""
+        size = self.config.crop_size
+        return weak_perspective(points, scale, offset, (size, size))[..., :2] - 0.5
+
+    def _initial_camera(self, targets: FitTargets) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scale and offset that match the neutral model's 68 points to the detections' spread/centre."""
+        model_points = self.model.surface_landmarks(self.model.template[None], "ibug")[0, :, :2]
+        size = self.config.crop_size
+        detected = targets.landmarks_68 / (size / 2) - 1  # normalised, y down
+        detected = torch.stack([detected[..., 0], -detected[..., 1]], -1)
+        spread_model = (model_points - model_points.mean(0)).norm(dim=-1).mean()
+        spread = (detected - detected.mean(1, keepdim=True)).norm(dim=-1).mean(-1)
+        scale = spread / spread_model
+        offset = detected.mean(1) - scale[:, None] * model_points.mean(0)
+        return scale, offset
+
+    def fit(self, targets: FitTargets) -> FitResult:
+        """Fit every face of the batch; see the module docstring for the schedule."""
+        config, model = self.config, self.model
+        batch = targets.images.shape[0]
+        scale, offset = self._initial_camera(targets)
+        log_scale = scale.log().clone().requires_grad_(True)
+        offset = offset.clone().requires_grad_(True)
+        rotation = torch.zeros(batch, 3, requires_grad=True)
+        identity = torch.zeros(batch, model.n_identity, requires_grad=True)
+        expression = torch.zeros(batch, len(model.expression_names), requires_grad=True)
+        light = default_light(batch).requires_grad_(True)
+        albedo = self.albedo.neutral_parameters(batch)
+        colours = albedo["colours"].requires_grad_(True)
+        coefficients = albedo["coefficients"].requires_grad_(True)
+        eye = (targets.landmarks_68[:, 36] - targets.landmarks_68[:, 45]).norm(dim=-1) / config.crop_size
+        render_size = config.render_size
+        photo = F.interpolate(targets.images, size=(render_size, render_size), mode="bilinear", antialias=True,
+                              align_corners=False)
+        ratio = render_size / config.crop_size
+        mask = torch.from_numpy(np.stack([oval_mask(d * ratio + (ratio - 1) / 2, render_size)
+                                          for d in targets.dense.numpy()]))[:, None]
+        stages = (("pose", config.pose_steps, [rotation, log_scale, offset]),
+                  ("shape", config.shape_steps, [rotation, log_scale, offset, identity, expression]),
+                  ("appearance", config.appearance_steps,
+                   [rotation, log_scale, offset, identity, expression, light, colours, coefficients]))
+        losses: dict[str, torch.Tensor] = {}
+        for stage, steps, parameters in stages:
+            optimiser = torch.optim.Adam(parameters, lr=config.learning_rate)
+            for _ in range(steps):
+                losses = self._losses(stage, targets, eye, photo, mask, log_scale.exp(), offset, rotation, identity,
+                                      expression, light, colours, coefficients)
+                total = sum(losses.values()).sum()
+                optimiser.zero_grad(set_to_none=True)
+                total.backward()
+                optimiser.step()
+                with torch.no_grad():
+                    expression.clamp_(0, 1)
+        with torch.no_grad():
+            vertices = self._posed(identity, expression, rotation)
+            projected = self._project(model.surface_landmarks(vertices, "ibug"), log_scale.exp(), offset)
+        return FitResult(identity.detach(), expression.detach(), rotation.detach(), log_scale.exp().detach(),
+                         offset.detach(), light.detach(), colours.detach(), coefficients.detach(), vertices,
+                         projected, {k: v.detach() for k, v in losses.items()})
+
+    def _posed(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+        zeros = torch.zeros(identity.shape[0], 3)
+        return self.model(identity, expression, rotation, zeros).vertices
+
+    def _losses(self, stage: str, targets: FitTargets, eye: torch.Tensor, photo: torch.Tensor, mask: torch.Tensor,
+                scale: torch.Tensor, offset: torch.Tensor, rotation: torch.Tensor, identity: torch.Tensor,
+                expression: torch.Tensor, light: torch.Tensor, colours: torch.Tensor, coefficients: torch.Tensor
+                ) -> dict[str, torch.Tensor]:
+        weights, size, model = self.config.weights, self.config.crop_size, self.model
+        vertices = self._posed(identity, expression, rotation)
+        dense = self._project(model.surface_landmarks(vertices, "dense"), scale, offset) / size
+        ibug = self._project(model.surface_landmarks(vertices, "ibug"), scale, offset) / size
+        dense_target, ibug_target = targets.dense / size, targets.landmarks_68 / size
+        inner = torch.ones(68)
+        inner[JAW] = 0
+        losses = {"dense": weights.dense * landmark_loss(dense, dense_target, scale=eye),
+                  "ibug": weights.ibug * landmark_loss(ibug, ibug_target, inner, scale=eye)}
+        if stage == "pose":
+            return losses
+        candidates = self._project(vertices[:, self.jaw_candidates], scale, offset) / size
+        losses["contour"] = weights.contour * contour_loss(candidates, ibug_target[:, JAW], scale=eye)
+        losses["closure"] = weights.closure * (
+            closure_loss(dense, dense_target, self.closure_pairs["dense"], scale=eye)
+            + closure_loss(ibug, ibug_target, self.closure_pairs["ibug"], scale=eye))
+        losses["identity"] = weights.identity * gaussian_prior(identity) * identity.shape[1]
+        losses["expression"] = weights.expression * sparsity_prior(expression) * expression.shape[1]
+        if stage == "shape":
+            return losses
+        render_size = self.config.render_size
+        screen = weak_perspective(vertices, scale, offset, (render_size, render_size))
+        rendered = self.renderer(vertices, screen, self.albedo(colours, coefficients), light, background=photo)
+        losses["photometric"] = weights.photometric * photometric_loss(rendered.image, photo, mask)
+        losses["light"] = weights.light * light_prior(light)
+        losses["albedo"] = weights.albedo * coefficients.pow(2).mean((1, 2))
+        return losses

@@ -1,0 +1,38 @@
+"""Landmark reprojection: fixed correspondences, and the jawline as a contour."""
+
+import torch
+
+
+def landmark_loss(projected: torch.Tensor, detected: torch.Tensor, weights: torch.Tensor | None = None,
+                  scale: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean distance between projected model points and detections.
+
+    Args:
+        projected, detected: (B, N, 2) in the same pixel frame.
+        weights: optional (N,) or (B, N) per-point weights (0 switches a point off).
+        scale: optional (B,) normaliser (e.g. the eye-corner distance), making the loss unit-free.
+    Returns:
+        (B,) weighted mean Euclidean distance (pixels, or units of `scale`).
+    """
+    distance = (projected - detected).norm(dim=-1)
+    if weights is None:
+        weights = torch.ones_like(distance)
+    weights = weights.expand_as(distance)
+    loss = (weights * distance).sum(-1) / weights.sum(-1).clamp(min=1e-8)
+    return loss if scale is None else loss / scale
+
+
+def contour_loss(candidates: torch.Tensor, detected: torch.Tensor, scale: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+    """Jawline as a contour: each detected point pulls the nearest projected candidate (a band of model
+    points around the jaw), so the correspondence slides along the silhouette as the head turns.
+
+    Args:
+        candidates: (B, C, 2) projected candidate points. detected: (B, N, 2).
+        scale: optional (B,) normaliser.
+    Returns:
+        (B,) mean over detected points of the distance to the nearest candidate.
+    """
+    nearest = torch.cdist(detected, candidates).min(-1).values
+    loss = nearest.mean(-1)
+    return loss if scale is None else loss / scale

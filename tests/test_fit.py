@@ -1,0 +1,40 @@
+"""Photo fitting: a rendered face with a known expression is recovered from its detected landmarks."""
+
+import numpy as np
+import torch
+
+from emoca.datasets.helen import nme
+from emoca.detect.affine import apply_affine, invert_affine
+from emoca.detect.crops import crop_faces
+from emoca.detect.pipeline import FaceLandmarker
+from emoca.facemodel.learn_embedding import eye_albedo
+from emoca.fit.photo import FitConfig, FitTargets, PhotoFitter
+from emoca.render.camera import weak_perspective
+from emoca.render.renderer import Renderer, RendererConfig
+from emoca.render.shading import default_light
+
+
+def test_fit_recovers_an_open_jaw_from_a_render(ict_model):
+    size = 320
+    params = ict_model.neutral_parameters(1)
+    params["identity"] = torch.randn(1, ict_model.n_identity, generator=torch.Generator().manual_seed(5)) * 0.7
+    params["expression"][0, ict_model.expression_index("jawOpen")] = 0.6
+    params["rotation"][0, 1] = 0.2
+    with torch.no_grad():
+        face = ict_model(**params)
+        screen = weak_perspective(face.vertices, torch.tensor([0.07]), torch.tensor([[0.0, 0.1]]), (size, size))
+        image = Renderer(ict_model.triangles, config=RendererConfig(image_size=(size, size)))(
+            face.vertices, screen, eye_albedo(ict_model), default_light(1)).image
+    photo = (image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    detected = FaceLandmarker()(photo)[0]
+    crops = crop_faces(photo, detected.landmarks_68[None])
+    to_crop = invert_affine(crops.to_input[0])
+    targets = FitTargets(torch.from_numpy(crops.images).permute(0, 3, 1, 2).float() / 255,
+                         torch.from_numpy(apply_affine(to_crop, detected.landmarks_68)[None]).float(),
+                         torch.from_numpy(apply_affine(to_crop, detected.dense[:, :2])[None]).float())
+    config = FitConfig(pose_steps=30, shape_steps=60, appearance_steps=5)
+    result = PhotoFitter(ict_model, config).fit(targets)
+    assert nme(result.landmarks_68[0].numpy(), targets.landmarks_68[0].numpy()) < 0.05
+    assert result.expression[0, ict_model.expression_index("jawOpen")] > 0.3
+    assert 0.05 < float(result.rotation[0, 1]) < 0.4  # the head turn, about +y
+    assert ((result.expression >= 0) & (result.expression <= 1)).all()
