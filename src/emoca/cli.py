@@ -30,6 +30,12 @@ def _emotion(args: argparse.Namespace) -> int:
     return run_emotion(args.inputs, args.json, not args.no_detect, args.weights)
 
 
+def _reconstruct(args: argparse.Namespace) -> int:
+    from emoca.commands.reconstruct import run_reconstruct
+
+    return run_reconstruct(args.inputs, Path(args.out), args.json, args.overwrite, args.model, args.flame)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="emoca", description="Emotion-driven monocular 3D face capture.")
@@ -60,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="treat each image as one already-cropped face (e.g. FER's 48x48 faces)")
     emotion.add_argument("--weights", default=None, help="emotion weights (.safetensors; default: shipped)")
     emotion.set_defaults(run=_emotion)
+
+    reconstruct = commands.add_parser("reconstruct", help="fit a 3D face to every face of each photo: params.json, "
+                                                          "mesh.obj, render.png, overlay.png per photo")
+    reconstruct.add_argument("inputs", nargs="+", metavar="INPUT", help="photos, or folders walked in order")
+    reconstruct.add_argument("--out", required=True, help="output folder (one subfolder per photo)")
+    reconstruct.add_argument("--json", action="store_true", help="one JSON line per photo on stdout")
+    reconstruct.add_argument("--overwrite", action="store_true", help="redo photos whose params.json exists")
+    reconstruct.add_argument("--model", choices=("ict", "flame"), default="ict", help="face model (default ict)")
+    reconstruct.add_argument("--flame", default=None, help="your FLAME generic_model.pkl (with --model flame)")
+    reconstruct.set_defaults(run=_reconstruct)
     return parser
 
 

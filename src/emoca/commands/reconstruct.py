@@ -1,0 +1,137 @@
+"""`emoca reconstruct`: a 3D face for every face in each photo (fitting; see `emoca.fit.photo`)."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emoca.commands.batch import BatchReport, iterate_images, unique_name
+from emoca.commands.landmarks import draw_landmarks
+from emoca.detect.affine import apply_affine, invert_affine
+from emoca.detect.crops import CropConfig, crop_faces
+from emoca.detect.pipeline import FaceLandmarker, FaceLandmarks
+from emoca.errors import InputError
+from emoca.facemodel.ict import ICTFaceModel
+from emoca.fit.albedo import REGIONS
+from emoca.fit.image_space import screen_in_image
+from emoca.fit.photo import FitResult, FitTargets, PhotoFitter
+from emoca.io.atomic import ensure_writable_folder
+from emoca.io.image_output import save_image
+from emoca.io.images import load_image
+from emoca.io.mesh_export import write_obj
+from emoca.io.params_json import face_record, write_params
+from emoca.render.renderer import Renderer, RendererConfig
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
+
+
+def fit_targets(image: np.ndarray, faces: list[FaceLandmarks], crop: CropConfig) -> tuple[FitTargets, np.ndarray]:
+    """Crops and crop-pixel landmarks of every face, and the (F, 2, 3) crop-to-input maps."""
+    crops = crop_faces(image, np.stack([f.landmarks_68 for f in faces]), crop)
+    to_crop = [invert_affine(m) for m in crops.to_input]
+    pairs = list(zip(to_crop, faces, strict=True))
+    targets = FitTargets(torch.from_numpy(crops.images).permute(0, 3, 1, 2).float() / 255,
+                         torch.from_numpy(np.stack([apply_affine(m, f.landmarks_68) for m, f in pairs])).float(),
+                         torch.from_numpy(np.stack([apply_affine(m, f.dense[:, :2]) for m, f in pairs])).float())
+    return targets, crops.to_input
+
+
+class Reconstructor:
+    """Detect, fit and write the outputs of one photo at a time."""
+
+    def __init__(self) -> None:
+        self.landmarker = FaceLandmarker()
+        self.model = ICTFaceModel()
+        self.fitter = PhotoFitter(self.model)
+        self.crop = CropConfig(size=self.fitter.config.crop_size)
+
+    def reconstruct(self, path: Path, folder: Path) -> int:
+        """Write `folder`/{params.json, mesh.obj, render.png, overlay.png}; returns the number of faces."""
+        start = time.perf_counter()
+        image = load_image(path)
+        faces = self.landmarker(image)
+        if not faces:
+            raise InputError(path, "no face found")
+        detected = time.perf_counter()
+        targets, to_input = fit_targets(image, faces, self.crop)
+        result = self.fitter.fit(targets)
+        fitted = time.perf_counter()
+        folder.mkdir(parents=True, exist_ok=True)
+        self._write_meshes(folder, result)
+        render, geometry = self._render(image, result, to_input)
+        alpha = (geometry.sum(-1, keepdims=True) > 0).astype(np.float32)
+        over_photo = (alpha * geometry + (1 - alpha) * image).astype(np.uint8)
+        save_image(folder / "render.png", (alpha * render + (1 - alpha) * image).astype(np.uint8))
+        panels = [image, draw_landmarks(image, faces), over_photo, geometry]
+        save_image(folder / "overlay.png", np.concatenate(panels, 1))
+        timings = {"detect": 1000 * (detected - start), "fit_per_face": 1000 * (fitted - detected) / len(faces),
+                   "total": 1000 * (time.perf_counter() - start)}
+        records = [self._record(i, face, result, to_input[i], timings) for i, face in enumerate(faces)]
+        write_params(folder / "params.json", path, image.shape[1], image.shape[0], records)  # last: marks done
+        return len(faces)
+
+    def _write_meshes(self, folder: Path, result: FitResult) -> None:
+        model = self.model
+        shapes = model.shape(result.identity, result.expression)
+        triangles, uv, triangles_uv = model.triangles.numpy(), model.uv.numpy(), model.triangles_uv.numpy()
+        for i, vertices in enumerate(shapes.numpy()):
+            write_obj(folder / ("mesh.obj" if i == 0 else f"mesh_{i}.obj"), vertices, triangles, model.units, uv,
+                      triangles_uv)
+
+    def _render(self, image: np.ndarray, result: FitResult, to_input: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Colour render and grey geometry of all faces at the photo's size, (H, W, 3) uint8 each."""
+        height, width = image.shape[:2]
+        renderer = Renderer(self.model.triangles, config=RendererConfig(image_size=(height, width)))
+        with torch.no_grad():
+            screen = screen_in_image(result.vertices, result.scale, result.offset, self.crop.size, to_input)
+            albedo = self.fitter.albedo(result.colours, result.coefficients)
+            colour = np.zeros((height, width, 3), np.float32)
+            grey = np.zeros_like(colour)
+            for i in range(len(screen)):  # nearer faces drawn last would need depth; faces rarely overlap
+                out = renderer(result.vertices[i:i + 1], screen[i:i + 1], albedo[i:i + 1], result.light[i:i + 1])
+                covered = out.alpha[0, 0].numpy()[..., None] > 0.5
+                colour = np.where(covered, out.image[0].permute(1, 2, 0).numpy(), colour)
+                geometry = renderer.geometry(result.vertices[i:i + 1], screen[i:i + 1])
+                grey = np.where(covered, geometry[0].permute(1, 2, 0).numpy(), grey)
+        to_uint8 = lambda a: (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
+        return to_uint8(colour), to_uint8(grey)
+
+    def _record(self, index: int, face: FaceLandmarks, result: FitResult, to_input: np.ndarray,
+                timings: dict[str, float]) -> dict:
+        names = self.model.expression_names
+        albedo = {"type": "regions+uv_cosine", "regions": {name: result.colours[index, r].tolist()
+                                                          for r, name in enumerate(REGIONS)},
+                  "uv_coefficients": result.coefficients[index].tolist()}
+        landmarks = apply_affine(to_input, result.landmarks_68[index].numpy())
+        return face_record(index, face.box, face.score, face.detector, "ict", result.identity[index].numpy(),
+                           dict(zip(names, result.expression[index].tolist(), strict=True)),
+                           result.rotation[index].numpy(), float(result.scale[index]), result.offset[index].numpy(),
+                           self.crop.size, to_input, result.light[index].numpy(), albedo, landmarks, timings)
+
+
+def run_reconstruct(inputs: list[str], out: Path, as_json: bool, overwrite: bool, model_name: str,
+                    flame: str | None) -> int:
+    """Reconstruct every input photo into `out`/NAME/; returns the exit status."""
+    if model_name == "flame":
+        raise InputError(flame, "fitting FLAME is not available yet in this version; use --model ict")
+    ensure_writable_folder(out)
+    report = BatchReport(as_json)
+    reconstructor = Reconstructor()
+    used: set[str] = set()
+    for path in iterate_images(inputs, report):
+        folder = out / unique_name(path.stem, used)
+        try:
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                raise InputError(path, "video input is not available yet in this version")
+            if (folder / "params.json").exists() and not overwrite:
+                print(f"emoca: skipped {path}: {folder / 'params.json'} exists (use --overwrite)", flush=True)
+                continue
+            count = reconstructor.reconstruct(path, folder)
+        except InputError as error:
+            report.error(error)
+            continue
+        if as_json:
+            report.emit({"image": str(path), "out": str(folder), "faces": count})
+    return report.exit_status
+
