@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from emoca.facemodel.geometry import rigid_transform
 from emoca.facemodel.ict import ICTFaceModel
 from emoca.facemodel.landmark_sets import IBUG_EYE_PAIRS, IBUG_LIP_PAIRS, MEDIAPIPE_EYE_PAIRS, MEDIAPIPE_LIP_PAIRS
 from emoca.fit.albedo import AlbedoModel
@@ -59,9 +60,9 @@ class FitConfig:
 
     crop_size: int = 224
     render_size: int = 112
-    pose_steps: int = 40
-    shape_steps: int = 100
-    appearance_steps: int = 40
+    pose_steps: int = 30
+    shape_steps: int = 80
+    appearance_steps: int = 20
     learning_rate: float = 0.03
     weights: LossWeights = field(default_factory=LossWeights)
 
@@ -102,6 +103,33 @@ def oval_mask(dense: np.ndarray, size: int) -> np.ndarray:
     return mask.astype(np.float32)
 
 
+class LandmarkVertices:
+    """The few vertices the landmark losses read (embedded landmark corners, jaw candidates), with
+    their own slices of the model's bases: landmark-only steps skip the other ~13,000 vertices."""
+
+    def __init__(self, model: ICTFaceModel, jaw_candidates: torch.Tensor) -> None:
+        needed = torch.unique(torch.cat([model.dense_corners.reshape(-1), model.ibug_corners.reshape(-1),
+                                         jaw_candidates]))
+        remap = torch.full((model.n_vertices,), -1, dtype=torch.long)
+        remap[needed] = torch.arange(len(needed))
+        self.template = model.template[needed]
+        self.identity_basis = model.identity_basis[:, needed]
+        self.expression_basis = model.expression_basis[:, needed]
+        self.dense_corners, self.dense_barycentric = remap[model.dense_corners], model.dense_barycentric
+        self.ibug_corners, self.ibug_barycentric = remap[model.ibug_corners], model.ibug_barycentric
+        self.jaw = remap[jaw_candidates]
+
+    def __call__(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Posed (B, 478, 3) dense landmarks, (B, 68, 3) iBUG landmarks, (B, C, 3) jaw candidates."""
+        vertices = (self.template + torch.einsum("bk,kvc->bvc", identity, self.identity_basis)
+                    + torch.einsum("bk,kvc->bvc", expression, self.expression_basis))
+        vertices = rigid_transform(vertices, rotation, torch.zeros_like(rotation))
+        dense = torch.einsum("bnkc,nk->bnc", vertices[:, self.dense_corners], self.dense_barycentric)
+        ibug = torch.einsum("bnkc,nk->bnc", vertices[:, self.ibug_corners], self.ibug_barycentric)
+        return dense, ibug, vertices[:, self.jaw]
+
+
 class PhotoFitter:
     """Fits `ICTFaceModel` parameters to `FitTargets`; see the module docstring."""
 
@@ -114,6 +142,7 @@ class PhotoFitter:
         jaw_points = model.surface_landmarks(model.template[None], "ibug")[0, JAW]
         near = torch.cdist(model.template, jaw_points).min(-1).values < JAW_BAND_CM
         self.jaw_candidates = torch.nonzero(near & model.regions["face"]).squeeze(1)
+        self.landmark_vertices = LandmarkVertices(model, self.jaw_candidates)
         self.closure_pairs = {"dense": [*MEDIAPIPE_EYE_PAIRS["right"], *MEDIAPIPE_EYE_PAIRS["left"],
                                         *MEDIAPIPE_LIP_PAIRS],
                               "ibug": [*IBUG_EYE_PAIRS["right"], *IBUG_EYE_PAIRS["left"], *IBUG_LIP_PAIRS]}
@@ -188,9 +217,14 @@ class PhotoFitter:
                 expression: torch.Tensor, light: torch.Tensor, colours: torch.Tensor, coefficients: torch.Tensor
                 ) -> dict[str, torch.Tensor]:
         weights, size, model = self.config.weights, self.config.crop_size, self.model
-        vertices = self._posed(identity, expression, rotation)
-        dense = self._project(model.surface_landmarks(vertices, "dense"), scale, offset) / size
-        ibug = self._project(model.surface_landmarks(vertices, "ibug"), scale, offset) / size
+        if stage == "appearance":  # the render needs every vertex
+            vertices = self._posed(identity, expression, rotation)
+            dense3d, ibug3d = model.surface_landmarks(vertices, "dense"), model.surface_landmarks(vertices, "ibug")
+            jaw3d = vertices[:, self.jaw_candidates]
+        else:
+            dense3d, ibug3d, jaw3d = self.landmark_vertices(identity, expression, rotation)
+        dense = self._project(dense3d, scale, offset) / size
+        ibug = self._project(ibug3d, scale, offset) / size
         dense_target, ibug_target = targets.dense / size, targets.landmarks_68 / size
         inner = torch.ones(68)
         inner[JAW] = 0
@@ -198,7 +232,7 @@ class PhotoFitter:
                   "ibug": weights.ibug * landmark_loss(ibug, ibug_target, inner, scale=eye)}
         if stage == "pose":
             return losses
-        candidates = self._project(vertices[:, self.jaw_candidates], scale, offset) / size
+        candidates = self._project(jaw3d, scale, offset) / size
         losses["contour"] = weights.contour * contour_loss(candidates, ibug_target[:, JAW], scale=eye)
         losses["closure"] = weights.closure * (
             closure_loss(dense, dense_target, self.closure_pairs["dense"], scale=eye)
