@@ -63,7 +63,11 @@ class FitConfig:
     pose_steps: int = 30
     shape_steps: int = 80
     appearance_steps: int = 20
-    learning_rate: float = 0.03
+    pose_rate: float = 0.01  # Adam learning rates: rotation (rad), log camera scale, offset (crop units)
+    shape_rate: float = 0.03  # identity (std devs) and expression weights
+    appearance_rate: float = 0.03  # light and albedo
+    refine: float = 0.2  # geometry rates are scaled by this in the appearance stage (Adam's first steps
+    #                      move every parameter by about its rate: the photometric stage must not undo the fit)
     weights: LossWeights = field(default_factory=LossWeights)
 
 
@@ -185,13 +189,16 @@ class PhotoFitter:
         ratio = render_size / config.crop_size
         mask = torch.from_numpy(np.stack([oval_mask(d * ratio + (ratio - 1) / 2, render_size)
                                           for d in targets.dense.numpy()]))[:, None]
-        stages = (("pose", config.pose_steps, [rotation, log_scale, offset]),
-                  ("shape", config.shape_steps, [rotation, log_scale, offset, identity, expression]),
-                  ("appearance", config.appearance_steps,
-                   [rotation, log_scale, offset, identity, expression, light, colours, coefficients]))
+        pose, shape, appearance = [rotation, log_scale, offset], [identity, expression], [light, colours, coefficients]
+        refine = config.refine
+        stages = (("pose", config.pose_steps, [(pose, config.pose_rate)]),
+                  ("shape", config.shape_steps, [(pose, config.pose_rate), (shape, config.shape_rate)]),
+                  ("appearance", config.appearance_steps, [(pose, config.pose_rate * refine),
+                                                           (shape, config.shape_rate * refine),
+                                                           (appearance, config.appearance_rate)]))
         losses: dict[str, torch.Tensor] = {}
-        for stage, steps, parameters in stages:
-            optimiser = torch.optim.Adam(parameters, lr=config.learning_rate)
+        for stage, steps, groups in stages:
+            optimiser = torch.optim.Adam([{"params": params, "lr": rate} for params, rate in groups])
             for _ in range(steps):
                 losses = self._losses(stage, targets, eye, photo, mask, log_scale.exp(), offset, rotation, identity,
                                       expression, light, colours, coefficients)
