@@ -1,8 +1,5 @@
 """The command line: the demo job end to end, and errors as one line with a failing exit status."""
 
-import subprocess
-import sys
-
 import numpy as np
 from PIL import Image
 
@@ -20,9 +17,8 @@ def test_demo_writes_pngs_and_an_animatable_glb(tmp_path):
     assert np.abs(neutral.astype(int) - smile).max() > 30  # the expression changes the picture
 
 
-def test_missing_model_is_a_one_line_error_and_exit_1(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "emoca.cli", "demo", "--out", str(tmp_path),
-                             "--ict", str(tmp_path / "missing.npz")], capture_output=True, text=True)
+def test_missing_model_is_a_one_line_error_and_exit_1(tmp_path, run_emoca):
+    result = run_emoca("demo", "--out", tmp_path, "--ict", tmp_path / "missing.npz")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "missing.npz" in lines[0] and "not found" in lines[0]

