@@ -1,0 +1,61 @@
+"""Streaming video I/O: round trip, an empty video, a corrupt tail, a missing file."""
+
+import numpy as np
+import pytest
+
+from emoca.errors import InputError
+from emoca.io.video import VideoReader, VideoWriter
+
+
+def _frames(count, size=(64, 48)):
+    for i in range(count):
+        frame = np.full((size[1], size[0], 3), 40, np.uint8)
+        frame[10:30, 4 + 2 * i:24 + 2 * i] = (230, 200, 60)  # a square moving right
+        yield frame
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_round_trip(tmp_path, suffix):
+    path = tmp_path / f"clip{suffix}"
+    with VideoWriter(path, 24.0, (64, 48)) as writer:
+        for frame in _frames(12):
+            writer.write(frame)
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary left behind
+    reader = VideoReader(path)
+    assert reader.width == 64 and reader.height == 48 and abs(reader.fps - 24) < 0.01
+    frames = list(reader)
+    assert len(frames) == 12 and reader.error is None
+    for got, expected in zip(frames, _frames(12), strict=True):
+        assert np.abs(got.astype(int) - expected).mean() < 6
+
+
+def test_empty_and_truncated_videos_report_what_happened(tmp_path):
+    empty = tmp_path / "empty.mkv"
+    with VideoWriter(empty, 24.0, (64, 48)):
+        pass
+    try:  # FFmpeg may refuse a frameless file outright, or open it and find nothing: both must say so
+        reader = VideoReader(empty)
+        assert list(reader) == [] and "no frames" in reader.error
+    except InputError as error:
+        assert "empty.mkv" in str(error) and "not a readable video" in str(error)
+    full = tmp_path / "full.mkv"
+    with VideoWriter(full, 24.0, (64, 48)) as writer:
+        for frame in _frames(40):
+            writer.write(frame)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    reader = VideoReader(cut)
+    frames = list(reader)
+    assert 0 < len(frames) < 40
+
+
+def test_missing_and_garbage_files(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        VideoReader(tmp_path / "nope.mp4")
+    (tmp_path / "junk.mp4").write_bytes(b"not a video at all" * 10)
+    with pytest.raises(InputError, match="junk.mp4"):
+        VideoReader(tmp_path / "junk.mp4")
+    with pytest.raises(InputError, match="cannot write video"):
+        with VideoWriter(tmp_path / "x.gif", 10, (8, 8)):
+            pass
