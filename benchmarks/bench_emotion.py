@@ -26,7 +26,7 @@ BATCH = 256
 
 def probabilities(net, faces: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
-        return torch.cat([net(faces[i:i + BATCH]).probabilities for i in range(0, len(faces), BATCH)]).numpy()
+        return torch.cat([net.predict(faces[i:i + BATCH]).probabilities for i in range(0, len(faces), BATCH)]).numpy()
 
 
 def blurred(faces: torch.Tensor, size: int = 32) -> torch.Tensor:
@@ -105,7 +105,8 @@ def main() -> None:
         print(f"  {name}: accuracy {shifted:.2f}% (drop {accuracy - shifted:+.2f} points)  [target drop <= 3]")
     batch = faces[:32]
     with torch.no_grad():
-        print(f"inference, batch 32: {faces_per_second(lambda: net(batch), 32):.0f} faces/s  [target >= 120]")
+        print(f"inference with mirror averaging, batch 32: {faces_per_second(lambda: net.predict(batch), 32):.0f} "
+              "faces/s  [target >= 120]")
     crops = through_renderer(faces[:32])
 
     def features_step():

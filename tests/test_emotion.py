@@ -192,3 +192,11 @@ def test_cli_on_cropped_faces_and_on_a_photo(tmp_path, run_emoca):
     result = run_emoca("emotion", "--json", photo)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[0])["expression"] == "happy"
+
+
+def test_mirror_averaged_prediction_is_mirror_invariant(net):
+    image = torch.rand(2, 1, 48, 48)
+    with torch.no_grad():
+        a, b = net.predict(image), net.predict(image.flip(-1))
+    torch.testing.assert_close(a.probabilities, b.probabilities, atol=1e-5, rtol=0)
+    torch.testing.assert_close(a.valence, b.valence, atol=1e-5, rtol=0)

@@ -15,7 +15,7 @@ from emoca.nets.emotion import EMOTIONS, EmotionNet, load_emotion_net
 def emotion_records(net: EmotionNet, image_path: Path, crops: np.ndarray) -> list[dict]:
     """JSON records for (F, H, W, 3) uint8 face crops of one image."""
     with torch.no_grad():
-        out = net(torch.from_numpy(crops).permute(0, 3, 1, 2).float().div(255))
+        out = net.predict(torch.from_numpy(crops).permute(0, 3, 1, 2).float().div(255))
     records = []
     for i in range(len(crops)):
         probabilities = out.probabilities[i].tolist()
