@@ -27,7 +27,7 @@ from emoca.datasets.affectnet import load_affectnet
 from emoca.datasets.faces import FaceSet
 from emoca.datasets.ferplus import load_ferplus
 from emoca.io.atomic import atomic_path
-from emoca.nets.emotion import DEFAULT_WEIGHTS, EmotionConfig, EmotionNet, save_emotion_net
+from emoca.nets.emotion import DEFAULT_WEIGHTS, EmotionConfig, EmotionNet, load_emotion_net, save_emotion_net
 from emoca.train.augment import AugmentConfig, augment
 
 
@@ -80,13 +80,15 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 
 
 def train(run_dir: Path, out: Path, config: TrainConfig, max_minutes: float, train_set: FaceSet,
-          valid_set: FaceSet) -> bool:
+          valid_set: FaceSet, init: Path | None = None) -> bool:
     """Run (or resume) training for at most `max_minutes`; returns True when the schedule is complete."""
     start = time.monotonic()
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # augmentation stays on the CPU
     net = EmotionNet(config.net).to(device)
+    if init is not None:  # fine-tune from earlier weights (a new schedule); a resumed run ignores this
+        net.load_state_dict(load_emotion_net(init).state_dict())
     supervised_va = train_set.va is not None
     net.va_supervised.fill_(supervised_va)
     ema = AveragedModel(net, avg_fn=partial(_ema_step, decay=config.ema_decay), use_buffers=True)
@@ -164,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--affectnet-root", help="folder the CSVs' image paths are relative to")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--max-minutes", type=float, default=float("inf"))
+    parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--init", type=Path, help="start from these weights (.safetensors) instead of ImageNet")
     args = parser.parse_args(argv)
     if args.affectnet_train:
         if not (args.affectnet_valid and args.affectnet_root):
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         valid_set = load_affectnet(args.affectnet_valid, args.affectnet_root)
     else:
         train_set, valid_set = load_ferplus("train", args.data), load_ferplus("valid", args.data)
-    done = train(args.run_dir, args.out, TrainConfig(epochs=args.epochs), args.max_minutes, train_set, valid_set)
+    config = TrainConfig(epochs=args.epochs, learning_rate=args.learning_rate)
+    done = train(args.run_dir, args.out, config, args.max_minutes, train_set, valid_set, args.init)
     return 0 if done else 3
 
 
