@@ -16,8 +16,14 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyprojec
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+SHARED := ../shared/data
+SAMPLES := $(SHARED)/london/neutral/001.jpg $(SHARED)/london/smiling/001.jpg \
+           $(SHARED)/london/neutral/002.jpg $(SHARED)/london/smiling/002.jpg \
+           $(SHARED)/helen/testset/296814969_3.jpg $(SHARED)/helen/testset/2968560214_1.jpg
+
 run: setup
-	$(VENV)/bin/emoca demo --out out
+	$(VENV)/bin/emoca reconstruct $(SAMPLES) --out out/reconstruct
+	$(VENV)/bin/emoca demo --out out/demo
 
 test: setup
 	$(PY) -m pytest -q
