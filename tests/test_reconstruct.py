@@ -41,3 +41,40 @@ def test_unwritable_output_fails_before_any_work(tmp_path, run_emoca):
     blocker.write_text("a file where the output folder should go")
     result = run_emoca("reconstruct", PHOTO, "--out", blocker / "out")
     assert result.returncode == 1 and "not writable" in result.stderr
+
+
+def _clip(path, count):
+    from emoca.io.video import VideoReader, VideoWriter
+
+    reader = VideoReader(HELEN.parent / "video" / "WolfgangLanger_Pexels.mp4")
+    with VideoWriter(path, reader.fps, (reader.width, reader.height)) as writer:
+        for index, frame in enumerate(reader):
+            if index == count:
+                break
+            writer.write(frame)
+
+
+def test_video_writes_a_line_per_frame_with_one_identity(tmp_path, run_emoca):
+    _clip(tmp_path / "clip.mkv", 12)
+    result = run_emoca("reconstruct", tmp_path / "clip.mkv", "--out", tmp_path / "out", "--json")
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "out" / "clip"
+    assert {p.name for p in folder.iterdir()} == {"params.jsonl", "overlay.mp4", "mesh.obj"}
+    lines = [json.loads(line) for line in (folder / "params.jsonl").read_text().splitlines()]
+    assert [line["frame"] for line in lines] == list(range(12))
+    identities = np.array([line["faces"][0]["identity"] for line in lines])
+    np.testing.assert_allclose(identities, identities[:1].repeat(12, 0), atol=1e-4)  # one person, one identity
+    from emoca.io.video import VideoReader
+
+    overlay = VideoReader(folder / "overlay.mp4")
+    assert len(list(overlay)) == 12 and overlay.width == 2 * 640
+
+
+def test_truncated_video_keeps_the_decoded_frames_and_fails(tmp_path, run_emoca):
+    _clip(tmp_path / "full.mkv", 24)
+    data = (tmp_path / "full.mkv").read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[: len(data) // 2])
+    result = run_emoca("reconstruct", tmp_path / "cut.mkv", "--out", tmp_path / "out")
+    lines = (tmp_path / "out" / "cut" / "params.jsonl").read_text().splitlines()
+    assert 0 < len(lines) < 24
+    assert result.returncode == 1 and "cut.mkv" in result.stderr and "decoded frames" in result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from emoca.errors import InputError
-from emoca.io.images import expand_inputs
+from emoca.io.images import IMAGE_SUFFIXES, expand_inputs
 
 
 class BatchReport:
@@ -34,10 +34,11 @@ class BatchReport:
         return 1 if self.failed else 0
 
 
-def iterate_images(inputs: list[str], report: BatchReport) -> Iterator[Path]:
-    """Image paths of `inputs` (files and folders), with a progress bar when there is more than one;
-    paths that are not images are reported and skipped."""
-    items = list(expand_inputs(inputs))
+def iterate_images(inputs: list[str], report: BatchReport, suffixes: frozenset[str] = IMAGE_SUFFIXES
+                   ) -> Iterator[Path]:
+    """Input paths of `inputs` (files and folders), with a progress bar when there is more than one;
+    files in folders without one of `suffixes` are reported and skipped."""
+    items = list(expand_inputs(inputs, suffixes))
     for item in tqdm(items, desc="images", unit="img", disable=len(items) < 2, file=sys.stderr):
         if isinstance(item, InputError):
             report.error(item)

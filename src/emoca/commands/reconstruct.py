@@ -1,10 +1,14 @@
-"""`emoca reconstruct`: a 3D face for every face in each photo (fitting; see `emoca.fit.photo`)."""
+"""`emoca reconstruct`: a 3D face for every face in each photo, and for the person in each video
+(fitting; see `emoca.fit.photo` and `emoca.fit.video`)."""
 
+import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from emoca.commands.batch import BatchReport, iterate_images, unique_name
 from emoca.commands.landmarks import draw_landmarks
@@ -16,14 +20,14 @@ from emoca.facemodel.ict import ICTFaceModel
 from emoca.fit.albedo import REGIONS
 from emoca.fit.image_space import screen_in_image
 from emoca.fit.photo import FitResult, FitTargets, PhotoFitter
-from emoca.io.atomic import ensure_writable_folder
+from emoca.fit.video import VideoFitter
+from emoca.io.atomic import atomic_path, ensure_writable_folder
 from emoca.io.image_output import save_image
-from emoca.io.images import load_image
+from emoca.io.images import IMAGE_SUFFIXES, load_image
 from emoca.io.mesh_export import write_obj
 from emoca.io.params_json import face_record, write_params
+from emoca.io.video import VIDEO_SUFFIXES, VideoReader, VideoWriter
 from emoca.render.renderer import Renderer, RendererConfig
-
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
 
 
 def fit_targets(image: np.ndarray, faces: list[FaceLandmarks], crop: CropConfig) -> tuple[FitTargets, np.ndarray]:
@@ -70,6 +74,40 @@ class Reconstructor:
         records = [self._record(i, face, result, to_input[i], timings) for i, face in enumerate(faces)]
         write_params(folder / "params.json", path, image.shape[1], image.shape[0], records)  # last: marks done
         return len(faces)
+
+    def reconstruct_video(self, path: Path, folder: Path) -> int:
+        """Write `folder`/{params.jsonl (one line per frame), overlay.mp4 (frame | fitted geometry), mesh.obj
+        (the identity, neutral expression)}; returns the number of frames written. A video that stops
+        decoding early keeps what was decoded and then raises `InputError` saying so."""
+        reader = VideoReader(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        video = VideoFitter(self.landmarker, self.fitter, lambda image, faces: fit_targets(image, faces, self.crop))
+        written, identity = 0, None
+        size = (2 * reader.width, reader.height)
+        with atomic_path(folder / "params.jsonl") as lines_path, open(lines_path, "w") as lines, \
+                VideoWriter(folder / "overlay.mp4", reader.fps, size) as overlay:
+            frames = tqdm(reader, total=reader.frame_count or None, desc=path.name, unit="frame", leave=False,
+                          file=sys.stderr)
+            for frame in video.frames(iter(frames), reader.fps):
+                geometry = frame.image
+                faces = []
+                if frame.fit is not None:
+                    _, grey = self._render(frame.image, frame.fit, frame.to_input[None])
+                    alpha = (grey.sum(-1, keepdims=True) > 0).astype(np.float32)
+                    geometry = (alpha * grey + (1 - alpha) * frame.image).astype(np.uint8)
+                    faces = [self._record(0, frame.face, frame.fit, frame.to_input, {})]
+                    identity = frame.fit.identity
+                overlay.write(np.concatenate([frame.image, geometry], 1))
+                lines.write(json.dumps({"frame": frame.index, "time_s": round(frame.index / reader.fps, 4),
+                                        "faces": faces}) + "\n")
+                written += 1
+        if identity is not None:
+            neutral = self.model.shape(identity, torch.zeros(1, len(self.model.expression_names)))[0]
+            write_obj(folder / "mesh.obj", neutral.numpy(), self.model.triangles.numpy(), self.model.units,
+                      self.model.uv.numpy(), self.model.triangles_uv.numpy())
+        if reader.error:
+            raise InputError(path, f"{reader.error}; wrote the {written} decoded frames")
+        return written
 
     def _write_meshes(self, folder: Path, result: FitResult) -> None:
         model = self.model
@@ -119,19 +157,19 @@ def run_reconstruct(inputs: list[str], out: Path, as_json: bool, overwrite: bool
     report = BatchReport(as_json)
     reconstructor = Reconstructor()
     used: set[str] = set()
-    for path in iterate_images(inputs, report):
+    for path in iterate_images(inputs, report, IMAGE_SUFFIXES | VIDEO_SUFFIXES):
         folder = out / unique_name(path.stem, used)
         try:
-            if path.suffix.lower() in VIDEO_SUFFIXES:
-                raise InputError(path, "video input is not available yet in this version")
-            if (folder / "params.json").exists() and not overwrite:
-                print(f"emoca: skipped {path}: {folder / 'params.json'} exists (use --overwrite)", flush=True)
+            is_video = path.suffix.lower() in VIDEO_SUFFIXES
+            done = folder / ("params.jsonl" if is_video else "params.json")
+            if done.exists() and not overwrite:
+                print(f"emoca: skipped {path}: {done} exists (use --overwrite)", flush=True)
                 continue
-            count = reconstructor.reconstruct(path, folder)
+            count = (reconstructor.reconstruct_video if is_video else reconstructor.reconstruct)(path, folder)
         except InputError as error:
             report.error(error)
             continue
         if as_json:
-            report.emit({"image": str(path), "out": str(folder), "faces": count})
+            report.emit({"image": str(path), "out": str(folder), "frames" if is_video else "faces": count})
     return report.exit_status
 

@@ -168,20 +168,34 @@ class PhotoFitter:
         offset = detected.mean(1) - scale[:, None] * model_points.mean(0)
         return scale, offset
 
-    def fit(self, targets: FitTargets) -> FitResult:
-        """Fit every face of the batch; see the module docstring for the schedule."""
+    def fit(self, targets: FitTargets, start: FitResult | None = None, identity: torch.Tensor | None = None,
+            shared_identity: bool = False, steps: tuple[int, int, int] | None = None) -> FitResult:
+        """Fit every face of the batch; see the module docstring for the schedule.
+
+        Args:
+            targets: the faces to match.
+            start: warm start (video): rotation, expression, light and albedo begin from this result.
+            identity: (K,) a known identity, kept fixed (video frames after the identity is settled).
+            shared_identity: fit one identity for the whole batch (frames of one person).
+            steps: (pose, shape, appearance) step counts instead of the config's.
+        """
         config, model = self.config, self.model
         batch = targets.images.shape[0]
         scale, offset = self._initial_camera(targets)
         log_scale = scale.log().clone().requires_grad_(True)
         offset = offset.clone().requires_grad_(True)
-        rotation = torch.zeros(batch, 3, requires_grad=True)
-        identity = torch.zeros(batch, model.n_identity, requires_grad=True)
-        expression = torch.zeros(batch, len(model.expression_names), requires_grad=True)
-        light = default_light(batch).requires_grad_(True)
-        albedo = self.albedo.neutral_parameters(batch)
-        colours = albedo["colours"].requires_grad_(True)
-        coefficients = albedo["coefficients"].requires_grad_(True)
+        fresh = self.albedo.neutral_parameters(batch)
+        initial = {"rotation": torch.zeros(batch, 3), "expression": torch.zeros(batch, len(model.expression_names)),
+                   "light": default_light(batch), "colours": fresh["colours"], "coefficients": fresh["coefficients"]}
+        if start is not None:
+            initial = {name: getattr(start, name).clone() for name in initial}
+        rotation, expression, light, colours, coefficients = (initial[name].requires_grad_(True) for name in
+                                                              ("rotation", "expression", "light", "colours",
+                                                               "coefficients"))
+        if identity is not None:
+            identity_parameter = identity.reshape(1, -1).clone()
+        else:
+            identity_parameter = torch.zeros(1 if shared_identity else batch, model.n_identity, requires_grad=True)
         eye = (targets.landmarks_68[:, 36] - targets.landmarks_68[:, 45]).norm(dim=-1) / config.crop_size
         render_size = config.render_size
         photo = F.interpolate(targets.images, size=(render_size, render_size), mode="bilinear", antialias=True,
@@ -189,29 +203,31 @@ class PhotoFitter:
         ratio = render_size / config.crop_size
         mask = torch.from_numpy(np.stack([oval_mask(d * ratio + (ratio - 1) / 2, render_size)
                                           for d in targets.dense.numpy()]))[:, None]
-        pose, shape, appearance = [rotation, log_scale, offset], [identity, expression], [light, colours, coefficients]
+        shape = [expression] + ([identity_parameter] if identity_parameter.requires_grad else [])
+        pose, appearance = [rotation, log_scale, offset], [light, colours, coefficients]
         refine = config.refine
-        stages = (("pose", config.pose_steps, [(pose, config.pose_rate)]),
-                  ("shape", config.shape_steps, [(pose, config.pose_rate), (shape, config.shape_rate)]),
-                  ("appearance", config.appearance_steps, [(pose, config.pose_rate * refine),
-                                                           (shape, config.shape_rate * refine),
-                                                           (appearance, config.appearance_rate)]))
+        counts = steps or (config.pose_steps, config.shape_steps, config.appearance_steps)
+        stages = (("pose", counts[0], [(pose, config.pose_rate)]),
+                  ("shape", counts[1], [(pose, config.pose_rate), (shape, config.shape_rate)]),
+                  ("appearance", counts[2], [(pose, config.pose_rate * refine), (shape, config.shape_rate * refine),
+                                             (appearance, config.appearance_rate)]))
         losses: dict[str, torch.Tensor] = {}
-        for stage, steps, groups in stages:
+        for stage, count, groups in stages:
             optimiser = torch.optim.Adam([{"params": params, "lr": rate} for params, rate in groups])
-            for _ in range(steps):
-                losses = self._losses(stage, targets, eye, photo, mask, log_scale.exp(), offset, rotation, identity,
-                                      expression, light, colours, coefficients)
+            for _ in range(count):
+                losses = self._losses(stage, targets, eye, photo, mask, log_scale.exp(), offset, rotation,
+                                      identity_parameter.expand(batch, -1), expression, light, colours, coefficients)
                 total = sum(losses.values()).sum()
                 optimiser.zero_grad(set_to_none=True)
                 total.backward()
                 optimiser.step()
                 with torch.no_grad():
                     expression.clamp_(0, 1)
+        identity = identity_parameter.detach().expand(batch, -1)
         with torch.no_grad():
             vertices = self._posed(identity, expression, rotation)
             projected = self._project(model.surface_landmarks(vertices, "ibug"), log_scale.exp(), offset)
-        return FitResult(identity.detach(), expression.detach(), rotation.detach(), log_scale.exp().detach(),
+        return FitResult(identity, expression.detach(), rotation.detach(), log_scale.exp().detach(),
                          offset.detach(), light.detach(), colours.detach(), coefficients.detach(), vertices,
                          projected, {k: v.detach() for k, v in losses.items()})
 

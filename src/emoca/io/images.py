@@ -60,17 +60,18 @@ def load_image(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def expand_inputs(inputs: list[str | Path]) -> Iterator[Path | InputError]:
-    """Files and folders -> image paths: folders are walked recursively in sorted order; files in them
-    without an image suffix come out as `InputError`s (reported and skipped by callers); a path that does
-    not exist is an `InputError` too. Files named directly are passed on, whatever their suffix."""
+def expand_inputs(inputs: list[str | Path], suffixes: frozenset[str] = IMAGE_SUFFIXES
+                  ) -> Iterator[Path | InputError]:
+    """Files and folders -> input paths: folders are walked recursively in sorted order; files in them
+    without one of `suffixes` come out as `InputError`s (reported and skipped by callers); a path that
+    does not exist is an `InputError` too. Files named directly are passed on, whatever their suffix."""
     for item in inputs:
         path = Path(item)
         if not path.exists():
             yield InputError(path, "no such file or folder")
         elif path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.suffix.lower() in IMAGE_SUFFIXES:
+                if child.suffix.lower() in suffixes:
                     yield child
                 else:
                     yield InputError(child, "not an image file (skipped)")

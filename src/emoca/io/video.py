@@ -23,8 +23,9 @@ CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 class VideoReader:
     """Frames of a video file as (H, W, 3) uint8 RGB arrays.
 
-    Attributes after opening: fps (float), width, height, frame_count (the container's estimate, 0 if
-    unknown). After iterating: decoded (frames yielded), error (None, or why decoding stopped early).
+    Attributes after opening: fps (float), width, height, frame_count (the container's frame count, or
+    its duration x fps; 0 if unknown). After iterating: decoded (frames yielded), error (None, or why
+    decoding stopped early).
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -39,7 +40,8 @@ class VideoReader:
         self._stream = stream
         self.fps = float(stream.average_rate or stream.guessed_rate or 25)
         self.width, self.height = stream.codec_context.width, stream.codec_context.height
-        self.frame_count = int(stream.frames or 0)
+        duration = self._container.duration  # microseconds, from the header (kept when the tail is cut)
+        self.frame_count = int(stream.frames or 0) or (round(duration / av.time_base * self.fps) if duration else 0)
         self.decoded = 0
         self.error: str | None = None
 
@@ -54,7 +56,7 @@ class VideoReader:
             self._container.close()
         if self.decoded == 0 and self.error is None:
             self.error = "the video has no frames"
-        elif self.error is None and self.frame_count and self.decoded < self.frame_count:
+        elif self.error is None and self.frame_count and self.decoded < self.frame_count - 1:
             self.error = f"only {self.decoded} of {self.frame_count} frames could be decoded (truncated?)"
 
 
