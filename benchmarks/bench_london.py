@@ -1,0 +1,49 @@
+"""London set: does a smile raise mouthSmile, and is a person's identity their own across expressions?
+
+Reconstructs the 102 neutral and 102 smiling London photos into out/benchmarks/london (finished photos
+are skipped on later runs), then scores them like `../shared/checks/eval_london.py`. Targets (issue
+"emoca reconstruct"): smiling > neutral mouthSmile_L+R in >= 95% of pairs; the smiling photo's identity
+is nearest (cosine) to the same person's neutral identity for >= 90% of people.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from emoca.commands.reconstruct import run_reconstruct
+from emoca.datasets.helen import DEFAULT_ROOT as HELEN
+
+OUT = Path("out/benchmarks/london")
+
+
+def first_faces(folder: Path) -> dict[str, dict]:
+    faces = {}
+    for path in sorted(folder.glob("*/params.json")):
+        found = json.loads(path.read_text())["faces"]
+        if found:
+            faces[path.parent.name] = found[0]
+    return faces
+
+
+def main() -> None:
+    london = HELEN.parent / "london"
+    for kind in ("neutral", "smiling"):
+        run_reconstruct([str(london / kind)], OUT / kind, as_json=False, overwrite=False, model_name="ict", flame=None)
+    neutral, smiling = first_faces(OUT / "neutral"), first_faces(OUT / "smiling")
+    people = sorted(set(neutral) & set(smiling))
+    smile = lambda face: face["expression"]["mouthSmile_L"] + face["expression"]["mouthSmile_R"]  # noqa: E731
+    difference = np.array([smile(smiling[p]) - smile(neutral[p]) for p in people])
+    a = np.array([neutral[p]["identity"] for p in people])
+    b = np.array([smiling[p]["identity"] for p in people])
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    nearest = ((b @ a.T).argmax(1) == np.arange(len(people))).mean()
+    print(f"London, {len(people)} people: smiling > neutral mouthSmile in {100 * (difference > 0).mean():.1f}% "
+          f"(mean difference {difference.mean():.3f})  [target >= 95%]")
+    print(f"  identity of the smiling photo nearest to the same person's neutral: {100 * nearest:.1f}%  "
+          "[target >= 90%]")
+
+
+if __name__ == "__main__":
+    main()
