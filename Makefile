@@ -19,7 +19,8 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyprojec
 SHARED := ../shared/data
 SAMPLES := $(SHARED)/london/neutral/001.jpg $(SHARED)/london/smiling/001.jpg \
            $(SHARED)/london/neutral/002.jpg $(SHARED)/london/smiling/002.jpg \
-           $(SHARED)/helen/testset/296814969_3.jpg $(SHARED)/helen/testset/2968560214_1.jpg
+           $(SHARED)/helen/testset/296814969_3.jpg $(SHARED)/helen/testset/2968560214_1.jpg \
+           $(SHARED)/video/WolfgangLanger_Pexels.mp4
 
 run: setup
 	$(VENV)/bin/emoca reconstruct $(SAMPLES) --out out/reconstruct

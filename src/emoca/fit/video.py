@@ -26,7 +26,7 @@ class VideoFitConfig:
     appearance) steps per later frame. smoothing: the landmark filter (pixels, seconds)."""
 
     identity_frames: int = 8
-    frame_steps: tuple[int, int, int] = (8, 20, 4)
+    frame_steps: tuple[int, int, int] = (6, 16, 0)
     smoothing: OneEuroConfig = field(default_factory=OneEuroConfig)
 
 

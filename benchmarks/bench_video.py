@@ -1,0 +1,91 @@
+"""Video stability and lag.
+
+1. The sample video (`../shared/data/video`): frame-to-frame jitter of the projected 68 landmarks of the
+   fitted mesh vs the detector's raw 68 points: mean absolute second difference over time, as % of the
+   outer-eye-corner distance.
+2. SYNTHETIC step: a rendered clip whose expression steps from neutral to jawOpen = 1 at frame 15; lag
+   = frames between the step and the first frame whose fitted jawOpen passes 0.5.
+
+Run: `.venv/bin/python benchmarks/bench_video.py` (part of `make bench`). Targets (issue "emoca
+reconstruct"): fitted jitter at most half the detector's; no lag beyond one frame.
+"""
+
+import numpy as np
+import torch
+
+from emoca.commands.reconstruct import Reconstructor, fit_targets
+from emoca.datasets.helen import DEFAULT_ROOT as HELEN
+from emoca.detect.affine import apply_affine
+from emoca.facemodel.learn_embedding import eye_albedo
+from emoca.fit.video import VideoFitter
+from emoca.io.video import VideoReader
+from emoca.render.camera import weak_perspective
+from emoca.render.renderer import Renderer, RendererConfig
+from emoca.render.shading import default_light
+
+STEP_AT, STEP_FRAMES, SIZE = 15, 30, 320
+
+
+def jitter(points: np.ndarray) -> float:
+    """(T, 68, 2) -> mean |second difference| over time and points, % of the eye-corner distance."""
+    eye = np.linalg.norm(points[:, 36] - points[:, 45], axis=-1).mean()
+    return 100 * np.abs(points[2:] - 2 * points[1:-1] + points[:-2]).sum(-1).mean() / eye
+
+
+def sample_video(reconstructor: Reconstructor) -> None:
+    reader = VideoReader(HELEN.parent / "video" / "WolfgangLanger_Pexels.mp4")
+    raw, fitted = [], []
+    video = VideoFitter(reconstructor.landmarker, reconstructor.fitter,
+                        lambda image, faces: fit_targets(image, faces, reconstructor.crop))
+    raw_track: list = []
+
+    def frames():
+        nonlocal raw_track
+        for image in reader:
+            landmarker = reconstructor.landmarker
+            found = landmarker.track(image, raw_track[:1]) if raw_track else landmarker(image)
+            raw_track = found[:1]
+            raw.append(found[0].landmarks_68 if found else None)
+            yield image
+
+    for frame in video.frames(frames(), reader.fps):
+        fitted.append(None if frame.fit is None else apply_affine(frame.to_input, frame.fit.landmarks_68[0].numpy()))
+    keep = [i for i in range(len(fitted)) if fitted[i] is not None and raw[i] is not None]
+    print(f"sample video, {len(fitted)} frames ({len(keep)} with a face): jitter of the 68 points, "
+          f"detector {jitter(np.array([raw[i] for i in keep])):.3f}%, fitted mesh "
+          f"{jitter(np.array([fitted[i] for i in keep])):.3f}% of the eye distance  [target: fitted <= half]")
+
+
+def step_clip(reconstructor: Reconstructor) -> None:
+    model = reconstructor.model
+    renderer = Renderer(model.triangles, config=RendererConfig(image_size=(SIZE, SIZE)))
+    params = model.neutral_parameters(STEP_FRAMES)
+    params["identity"] = torch.randn(1, model.n_identity, generator=torch.Generator().manual_seed(3)).expand(
+        STEP_FRAMES, -1) * 0.7
+    params["expression"][STEP_AT:, model.expression_index("jawOpen")] = 1.0
+    with torch.no_grad():
+        posed = model(**params).vertices
+        screen = weak_perspective(posed, torch.full((STEP_FRAMES,), 0.065), torch.tensor([[0.0, 0.1]]).expand(
+            STEP_FRAMES, -1), (SIZE, SIZE))
+        images = renderer(posed, screen, eye_albedo(model), default_light(STEP_FRAMES)).image
+    frames = [(image.permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8) for image in images]
+    video = VideoFitter(reconstructor.landmarker, reconstructor.fitter,
+                        lambda image, faces: fit_targets(image, faces, reconstructor.crop))
+    jaw = [float(f.fit.expression[0, model.expression_index("jawOpen")]) if f.fit is not None else np.nan
+           for f in video.frames(iter(frames), 24.0)]
+    crossed = next((i for i in range(STEP_AT, STEP_FRAMES) if jaw[i] > 0.5), None)
+    lag = "never" if crossed is None else f"{crossed - STEP_AT} frame(s)"
+    print(f"SYNTHETIC step neutral -> jawOpen 1 at frame {STEP_AT}: fitted jawOpen passes 0.5 after {lag}; "
+          f"before the step {np.nanmean(jaw[:STEP_AT]):.2f}, after {np.nanmean(jaw[STEP_AT + 2:]):.2f}  "
+          "[target: lag <= 1 frame]")
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    reconstructor = Reconstructor()
+    step_clip(reconstructor)
+    sample_video(reconstructor)
+
+
+if __name__ == "__main__":
+    main()
