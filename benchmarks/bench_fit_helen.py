@@ -1,0 +1,43 @@
+"""68-point NME of the fitted mesh's projected landmarks on HELEN's testset, beside the detector's own.
+
+Run: `.venv/bin/python benchmarks/bench_fit_helen.py` (part of `make bench`; about 10 minutes).
+Target (issue "emoca reconstruct"): the fitted NME at most the detector's NME + 0.5 points (mean over
+photos with NME <= 10%).
+"""
+
+import numpy as np
+import torch
+
+from emoca.commands.reconstruct import Reconstructor, fit_targets
+from emoca.datasets.helen import helen_split, nme
+from emoca.detect.affine import apply_affine
+from emoca.io.images import load_image
+
+
+def summary(errors: list[float]) -> str:
+    values = np.asarray(errors)
+    ok = values <= 0.10
+    return f"mean NME (<=10%) {100 * values[ok].mean():.2f}%, failure {100 * (1 - ok.mean()):.1f}%"
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    reconstructor = Reconstructor()
+    detected, fitted = [], []
+    for path, truth in helen_split("testset"):
+        image = load_image(path)
+        faces = reconstructor.landmarker(image)
+        if not faces:
+            detected.append(np.inf), fitted.append(np.inf)
+            continue
+        best = min(range(len(faces)), key=lambda i: nme(faces[i].landmarks_68, truth))
+        targets, to_input = fit_targets(image, faces[best:best + 1], reconstructor.crop)
+        result = reconstructor.fitter.fit(targets)
+        detected.append(nme(faces[best].landmarks_68, truth))
+        fitted.append(nme(apply_affine(to_input[0], result.landmarks_68[0].numpy()), truth))
+    print(f"HELEN test, 330 photos: detector {summary(detected)}; fitted mesh {summary(fitted)}  "
+          "[target: fitted <= detector + 0.5 points]")
+
+
+if __name__ == "__main__":
+    main()
