@@ -49,6 +49,7 @@ class Reconstructor:
         self.model = ICTFaceModel()
         self.fitter = PhotoFitter(self.model)
         self.crop = CropConfig(size=self.fitter.config.crop_size)
+        self._image_renderer: Renderer | None = None
 
     def reconstruct(self, path: Path, folder: Path) -> int:
         """Write `folder`/{params.json, mesh.obj, render.png, overlay.png}; returns the number of faces."""
@@ -62,12 +63,12 @@ class Reconstructor:
         result = self.fitter.fit(targets)
         fitted = time.perf_counter()
         folder.mkdir(parents=True, exist_ok=True)
-        self._write_meshes(folder, result)
-        render, geometry = self._render(image, result, to_input)
-        alpha = (geometry.sum(-1, keepdims=True) > 0).astype(np.float32)
-        over_photo = (alpha * geometry + (1 - alpha) * image).astype(np.uint8)
-        save_image(folder / "render.png", (alpha * render + (1 - alpha) * image).astype(np.uint8))
-        panels = [image, draw_landmarks(image, faces), over_photo, geometry]
+        shapes = self.model.shape(result.identity, result.expression).numpy()
+        for i, vertices in enumerate(shapes):
+            self._write_mesh(folder / ("mesh.obj" if i == 0 else f"mesh_{i}.obj"), vertices)
+        render, geometry, covered = self._render(image, result, to_input, colour=True)
+        save_image(folder / "render.png", np.where(covered, render, image))
+        panels = [image, draw_landmarks(image, faces), np.where(covered, geometry, image), geometry]
         save_image(folder / "overlay.png", np.concatenate(panels, 1))
         timings = {"detect": 1000 * (detected - start), "fit_per_face": 1000 * (fitted - detected) / len(faces),
                    "total": 1000 * (time.perf_counter() - start)}
@@ -92,9 +93,8 @@ class Reconstructor:
                 geometry = frame.image
                 faces = []
                 if frame.fit is not None:
-                    _, grey = self._render(frame.image, frame.fit, frame.to_input[None])
-                    alpha = (grey.sum(-1, keepdims=True) > 0).astype(np.float32)
-                    geometry = (alpha * grey + (1 - alpha) * frame.image).astype(np.uint8)
+                    _, grey, covered = self._render(frame.image, frame.fit, frame.to_input[None], colour=False)
+                    geometry = np.where(covered, grey, frame.image)
                     faces = [self._record(0, frame.face, frame.fit, frame.to_input, {})]
                     identity = frame.fit.identity
                 overlay.write(np.concatenate([frame.image, geometry], 1))
@@ -103,37 +103,45 @@ class Reconstructor:
                 written += 1
         if identity is not None:
             neutral = self.model.shape(identity, torch.zeros(1, len(self.model.expression_names)))[0]
-            write_obj(folder / "mesh.obj", neutral.numpy(), self.model.triangles.numpy(), self.model.units,
-                      self.model.uv.numpy(), self.model.triangles_uv.numpy())
+            self._write_mesh(folder / "mesh.obj", neutral.numpy())
         if reader.error:
             raise InputError(path, f"{reader.error}; wrote the {written} decoded frames")
         return written
 
-    def _write_meshes(self, folder: Path, result: FitResult) -> None:
+    def _write_mesh(self, path: Path, vertices: np.ndarray) -> None:
+        """(V, 3) unposed vertices (cm) as OBJ with the model's UVs."""
         model = self.model
-        shapes = model.shape(result.identity, result.expression)
-        triangles, uv, triangles_uv = model.triangles.numpy(), model.uv.numpy(), model.triangles_uv.numpy()
-        for i, vertices in enumerate(shapes.numpy()):
-            write_obj(folder / ("mesh.obj" if i == 0 else f"mesh_{i}.obj"), vertices, triangles, model.units, uv,
-                      triangles_uv)
+        write_obj(path, vertices, model.triangles.numpy(), model.units, model.uv.numpy(), model.triangles_uv.numpy())
 
-    def _render(self, image: np.ndarray, result: FitResult, to_input: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Colour render and grey geometry of all faces at the photo's size, (H, W, 3) uint8 each."""
+    def _renderer(self, height: int, width: int) -> Renderer:
+        """A renderer at the photo's size, kept while sizes repeat (every frame of a video)."""
+        if self._image_renderer is None or self._image_renderer.config.image_size != (height, width):
+            self._image_renderer = Renderer(self.model.triangles, config=RendererConfig(image_size=(height, width)))
+        return self._image_renderer
+
+    def _render(self, image: np.ndarray, result: FitResult, to_input: np.ndarray, colour: bool
+                ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """At the photo's size: the colour render (None unless `colour`), the grey geometry ((H, W, 3) uint8
+        each) and the (H, W, 1) bool coverage of all faces."""
         height, width = image.shape[:2]
-        renderer = Renderer(self.model.triangles, config=RendererConfig(image_size=(height, width)))
+        renderer = self._renderer(height, width)
         with torch.no_grad():
             screen = screen_in_image(result.vertices, result.scale, result.offset, self.crop.size, to_input)
-            albedo = self.fitter.albedo(result.colours, result.coefficients)
-            colour = np.zeros((height, width, 3), np.float32)
-            grey = np.zeros_like(colour)
+            albedo = self.fitter.albedo(result.colours, result.coefficients) if colour else None
+            colours = np.zeros((height, width, 3), np.float32)
+            grey = np.zeros_like(colours)
+            covered = np.zeros((height, width, 1), bool)
             for i in range(len(screen)):  # nearer faces drawn last would need depth; faces rarely overlap
-                out = renderer(result.vertices[i:i + 1], screen[i:i + 1], albedo[i:i + 1], result.light[i:i + 1])
-                covered = out.alpha[0, 0].numpy()[..., None] > 0.5
-                colour = np.where(covered, out.image[0].permute(1, 2, 0).numpy(), colour)
-                geometry = renderer.geometry(result.vertices[i:i + 1], screen[i:i + 1])
-                grey = np.where(covered, geometry[0].permute(1, 2, 0).numpy(), grey)
+                vertices, face_screen = result.vertices[i:i + 1], screen[i:i + 1]
+                geometry = renderer.geometry(vertices, face_screen)
+                face_covered = geometry.sum(1)[0].numpy()[..., None] > 0
+                grey = np.where(face_covered, geometry[0].permute(1, 2, 0).numpy(), grey)
+                if colour:
+                    out = renderer(vertices, face_screen, albedo[i:i + 1], result.light[i:i + 1])
+                    colours = np.where(face_covered, out.image[0].permute(1, 2, 0).numpy(), colours)
+                covered |= face_covered
         to_uint8 = lambda a: (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
-        return to_uint8(colour), to_uint8(grey)
+        return (to_uint8(colours) if colour else None), to_uint8(grey), covered
 
     def _record(self, index: int, face: FaceLandmarks, result: FitResult, to_input: np.ndarray,
                 timings: dict[str, float]) -> dict:
