@@ -8,6 +8,7 @@ from emoca.detect.affine import apply_affine, invert_affine
 from emoca.detect.crops import crop_faces
 from emoca.detect.pipeline import FaceLandmarker
 from emoca.facemodel.learn_embedding import eye_albedo
+from emoca.fit.image_space import camera_between_crops, screen_in_image
 from emoca.fit.photo import FitConfig, FitTargets, PhotoFitter
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
@@ -38,3 +39,15 @@ def test_fit_recovers_an_open_jaw_from_a_render(ict_model):
     assert result.expression[0, ict_model.expression_index("jawOpen")] > 0.3
     assert 0.05 < float(result.rotation[0, 1]) < 0.4  # the head turn, about +y
     assert ((result.expression >= 0) & (result.expression <= 1)).all()
+
+
+def test_a_camera_moved_to_another_crop_projects_to_the_same_input_pixels():
+    vertices = torch.randn(2, 10, 3) * 8
+    scale, offset = torch.tensor([0.06, 0.05]), torch.tensor([[0.1, -0.2], [0.0, 0.05]])
+    source = np.array([[[1.3, 0, 40.0], [0, 1.3, 12.0]], [[0.8, 0, -5.0], [0, 0.8, 30.0]]])
+    target = np.array([[[1.1, 0, 50.0], [0, 1.1, 2.0]], [[0.9, 0, 5.0], [0, 0.9, 20.0]]])
+    moved_scale, moved_offset = camera_between_crops(scale, offset, source, target, 224)
+    before = screen_in_image(vertices, scale, offset, 224, source)
+    after = screen_in_image(vertices, moved_scale, moved_offset, 224, target)
+    assert torch.allclose(before, after, atol=1e-3)
+    assert not torch.allclose(moved_offset, offset)  # the crops differ: the camera had to move

@@ -10,12 +10,13 @@ Memory stays bounded whatever the length: frames are decoded, fitted and written
 """
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from emoca.detect.pipeline import FaceLandmarker, FaceLandmarks
+from emoca.fit.image_space import camera_between_crops
 from emoca.fit.photo import FitResult, FitTargets, PhotoFitter
 from emoca.fit.smoothing import OneEuroConfig, OneEuroFilter
 
@@ -26,7 +27,7 @@ class VideoFitConfig:
     appearance) steps per later frame. smoothing: the landmark filter (pixels, seconds)."""
 
     identity_frames: int = 8
-    frame_steps: tuple[int, int, int] = (6, 16, 0)
+    frame_steps: tuple[int, int, int] = (0, 16, 0)
     smoothing: OneEuroConfig = field(default_factory=OneEuroConfig)
 
 
@@ -55,17 +56,20 @@ class VideoFitter:
         smoothing = OneEuroFilter(fps, self.config.smoothing)
         previous: list[FaceLandmarks] = []
         identity: torch.Tensor | None = None
-        last: FitResult | None = None
+        last: FitResult | None = None  # the previous frame's fit, on the crop `last_to_input` maps from
+        before: FitResult | None = None  # the frame before it: head rotation is predicted at constant speed
+        last_to_input: np.ndarray | None = None
         buffer: list[tuple[int, np.ndarray, FaceLandmarks, FitTargets, np.ndarray]] = []
         for index, image in enumerate(frames):
             found = self.landmarker.track(image, previous[:1]) if previous else self.landmarker(image)
             previous = found[:1]
             if not found:
                 smoothing.reset()
+                last = before = None
                 if identity is None:  # before the identity is settled, frames wait in the buffer in order
                     buffer.append((index, image, None, None, None))
                     if len(buffer) >= 4 * self.config.identity_frames:  # keep memory bounded
-                        identity, last = yield from self._flush(buffer)
+                        identity, last, last_to_input = yield from self._flush(buffer)
                         buffer = []
                 else:
                     yield FrameResult(index, image, None, None, None)
@@ -75,13 +79,28 @@ class VideoFitter:
             if identity is None:
                 buffer.append((index, image, face, targets, to_input[0]))
                 if sum(item[2] is not None for item in buffer) == self.config.identity_frames:
-                    identity, last = yield from self._flush(buffer)
+                    identity, last, last_to_input = yield from self._flush(buffer)
                     buffer = []
                 continue
-            last = self.fitter.fit(targets, start=last, identity=identity, steps=self.config.frame_steps)
-            yield FrameResult(index, image, face, last, to_input[0])
+            if last is None:  # the face came back: a full fit with the known identity
+                last = self.fitter.fit(targets, identity=identity)
+            else:
+                start = self._start(last, before, last_to_input, to_input[0])
+                before, last = last, self.fitter.fit(targets, start=start, identity=identity,
+                                                     steps=self.config.frame_steps)
+            last_to_input = to_input[0]
+            yield FrameResult(index, image, face, last, last_to_input)
         if buffer:
             yield from self._flush(buffer)
+
+    def _start(self, last: FitResult, before: FitResult | None, last_to_input: np.ndarray, to_input: np.ndarray
+               ) -> FitResult:
+        """The warm start of the next frame: the previous fit, its camera moved onto the new crop, the head
+        rotation extrapolated at constant angular speed."""
+        scale, offset = camera_between_crops(last.scale, last.offset, last_to_input[None], to_input[None],
+                                             self.fitter.config.crop_size)
+        rotation = last.rotation if before is None else 2 * last.rotation - before.rotation
+        return replace(last, scale=scale, offset=offset, rotation=rotation)
 
     def _smoothed(self, face: FaceLandmarks, smoothing: OneEuroFilter) -> FaceLandmarks:
         points = smoothing(np.concatenate([face.dense[:, :2], face.landmarks_68]))
@@ -91,7 +110,8 @@ class VideoFitter:
                              points[478:].astype(np.float32))
 
     def _flush(self, buffer: list) -> Iterator[FrameResult]:
-        """Fit the buffered frames jointly (one identity), yield them in order; returns (identity, last)."""
+        """Fit the buffered frames jointly (one identity), yield them in order; returns (identity, the last
+        frame's fit, its crop-to-input map), None for each when no buffered frame has a face."""
         with_face = [item for item in buffer if item[2] is not None]
         joint = None
         if with_face:
@@ -99,15 +119,17 @@ class VideoFitter:
                                  for name in ("images", "landmarks_68", "dense")))
             joint = self.fitter.fit(batch, shared_identity=True)
         position = 0
-        last = None
+        last, last_to_input = None, None
         for index, image, face, _, to_input in buffer:
             if face is None:
                 yield FrameResult(index, image, None, None, None)
                 continue
-            last = _select(joint, position)
+            last, last_to_input = _select(joint, position), to_input
             position += 1
             yield FrameResult(index, image, face, last, to_input)
-        return (joint.identity[0] if joint is not None else None), last
+        if buffer[-1][2] is None:  # the face was lost after the last fitted frame: no warm start from it
+            last, last_to_input = None, None
+        return (joint.identity[0] if joint is not None else None), last, last_to_input
 
 
 def _select(result: FitResult, row: int) -> FitResult:
