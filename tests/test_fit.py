@@ -9,6 +9,7 @@ from emoca.detect.crops import crop_faces
 from emoca.detect.pipeline import FaceLandmarker
 from emoca.facemodel.learn_embedding import eye_albedo
 from emoca.fit.image_space import camera_between_crops, screen_in_image
+from emoca.fit.jaw_contour import JAW, JawContour
 from emoca.fit.photo import FitConfig, FitTargets, PhotoFitter
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
@@ -51,3 +52,20 @@ def test_a_camera_moved_to_another_crop_projects_to_the_same_input_pixels():
     after = screen_in_image(vertices, moved_scale, moved_offset, 224, target)
     assert torch.allclose(before, after, atol=1e-3)
     assert not torch.allclose(moved_offset, offset)  # the crops differ: the camera had to move
+
+
+def test_jaw_points_slide_onto_the_silhouette_of_a_turned_head(ict_model):
+    contour = JawContour(ict_model)
+    params = ict_model.neutral_parameters(2)
+    params["rotation"][1, 1] = 0.6  # turned to the subject's left (+x)
+    with torch.no_grad():
+        vertices = ict_model(**params).vertices
+    embedded = ict_model.surface_landmarks(vertices, "ibug")[:, JAW, :2]
+    candidates = vertices[:, contour.candidates, :2]
+    outline = contour.silhouette(candidates, embedded, ict_model.surface_landmarks(vertices, "ibug")[..., :2].mean(1))
+    frontal_shift = (outline[0] - embedded[0]).norm(dim=-1)
+    assert frontal_shift.median() < 0.5  # cm: facing the camera, the outline is where the points are embedded
+    # Turned: the right cheek (points 0-4, image left) shows its side; its outline lies outwards (smaller
+    # x) of the embedded points, which rotated towards the middle, on the path's outermost vertices.
+    assert (outline[1, :5, 0] < embedded[1, :5, 0] - 0.3).all()
+    assert (outline[1, :5, 0] <= candidates[1, contour.paths[:5].any(0), 0].min() + 1e-4).any()

@@ -5,7 +5,7 @@ import torch
 
 from emoca.fit.albedo import REGIONS, AlbedoModel
 from emoca.losses.closure import closure_loss
-from emoca.losses.landmarks import contour_loss, landmark_loss
+from emoca.losses.landmarks import landmark_loss
 from emoca.losses.photometric import photometric_loss
 from emoca.losses.priors import gaussian_prior, light_prior, sparsity_prior
 
@@ -17,15 +17,6 @@ def test_landmark_loss_known_answer_and_weights():
     weights = torch.tensor([0.0, 1.0, 1.0])
     torch.testing.assert_close(landmark_loss(projected, detected, weights, scale=torch.tensor([1.0, 2.0])),
                                torch.tensor([0.0, 0.25]))
-
-
-def test_contour_loss_slides_to_the_nearest_candidate():
-    candidates = torch.tensor([[[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]]])
-    detected = torch.tensor([[[9.0, 1.0], [21.0, 0.0]]])
-    torch.testing.assert_close(contour_loss(candidates, detected), torch.tensor([(2 ** 0.5 + 1) / 2]))
-    moving = candidates.clone().requires_grad_(True)
-    contour_loss(moving, detected).sum().backward()
-    assert moving.grad[0, 0].abs().sum() == 0 and moving.grad[0, 1].abs().sum() > 0  # only matched points pulled
 
 
 def test_closure_loss_compares_openings_not_positions():

@@ -24,8 +24,9 @@ from emoca.facemodel.geometry import rigid_transform
 from emoca.facemodel.ict import ICTFaceModel
 from emoca.facemodel.landmark_sets import IBUG_EYE_PAIRS, IBUG_LIP_PAIRS, MEDIAPIPE_EYE_PAIRS, MEDIAPIPE_LIP_PAIRS
 from emoca.fit.albedo import AlbedoModel
+from emoca.fit.jaw_contour import JAW, JawContour
 from emoca.losses.closure import closure_loss
-from emoca.losses.landmarks import contour_loss, landmark_loss
+from emoca.losses.landmarks import landmark_loss
 from emoca.losses.photometric import photometric_loss
 from emoca.losses.priors import gaussian_prior, light_prior, sparsity_prior
 from emoca.render.camera import weak_perspective
@@ -35,8 +36,6 @@ from emoca.render.shading import default_light
 # MediaPipe's face oval, in order: the photometric loss only looks inside it.
 FACE_OVAL = (10, 109, 67, 103, 54, 21, 162, 127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400,
              378, 379, 365, 397, 288, 361, 323, 454, 356, 389, 251, 284, 332, 297, 338)
-JAW = list(range(17))
-JAW_BAND_CM = 2.0  # model points within this distance of the embedded jawline are contour candidates
 
 
 @dataclass
@@ -44,8 +43,8 @@ class LossWeights:
     """Weights of the fitting losses (landmark terms are in units of the crop side)."""
 
     dense: float = 1.0
-    ibug: float = 1.0
-    contour: float = 0.5
+    ibug: float = 3.0
+    contour: float = 3.0
     closure: float = 1.0
     photometric: float = 0.5
     identity: float = 2e-4
@@ -147,10 +146,8 @@ class PhotoFitter:
         self.albedo = AlbedoModel(model)
         size = self.config.render_size
         self.renderer = Renderer(model.triangles, config=RendererConfig(image_size=(size, size)))
-        jaw_points = model.surface_landmarks(model.template[None], "ibug")[0, JAW]
-        near = torch.cdist(model.template, jaw_points).min(-1).values < JAW_BAND_CM
-        self.jaw_candidates = torch.nonzero(near & model.regions["face"]).squeeze(1)
-        self.landmark_vertices = LandmarkVertices(model, self.jaw_candidates)
+        self.jaw_contour = JawContour(model)
+        self.landmark_vertices = LandmarkVertices(model, self.jaw_contour.candidates)
         self.closure_pairs = {"dense": [*MEDIAPIPE_EYE_PAIRS["right"], *MEDIAPIPE_EYE_PAIRS["left"],
                                         *MEDIAPIPE_LIP_PAIRS],
                               "ibug": [*IBUG_EYE_PAIRS["right"], *IBUG_EYE_PAIRS["left"], *IBUG_LIP_PAIRS]}
@@ -234,10 +231,17 @@ class PhotoFitter:
         identity = identity_parameter.detach().expand(batch, -1)
         with torch.no_grad():
             vertices = self._posed(identity, expression, rotation)
-            projected = self._project(model.surface_landmarks(vertices, "ibug"), log_scale.exp(), offset)
+            projected = self._landmarks_68(vertices, log_scale.exp(), offset)
         return FitResult(identity, expression.detach(), rotation.detach(), log_scale.exp().detach(),
                          offset.detach(), light.detach(), colours.detach(), coefficients.detach(), vertices,
                          projected, {k: v.detach() for k, v in losses.items()})
+
+    def _landmarks_68(self, vertices: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        """(B, V, 3) posed vertices -> (B, 68, 2) crop pixels, the jawline on the silhouette."""
+        points = self._project(self.model.surface_landmarks(vertices, "ibug"), scale, offset)
+        candidates = self._project(vertices[:, self.jaw_contour.candidates], scale, offset)
+        points[:, JAW] = self.jaw_contour.silhouette(candidates, points[:, JAW], points.mean(1))
+        return points
 
     def _posed(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
         zeros = torch.zeros(identity.shape[0], 3)
@@ -251,7 +255,7 @@ class PhotoFitter:
         if stage == "appearance":  # the render needs every vertex
             vertices = self._posed(identity, expression, rotation)
             dense3d, ibug3d = model.surface_landmarks(vertices, "dense"), model.surface_landmarks(vertices, "ibug")
-            jaw3d = vertices[:, self.jaw_candidates]
+            jaw3d = vertices[:, self.jaw_contour.candidates]
         else:
             dense3d, ibug3d, jaw3d = self.landmark_vertices(identity, expression, rotation)
         dense = self._project(dense3d, scale, offset) / size
@@ -264,7 +268,8 @@ class PhotoFitter:
         if stage == "pose":
             return losses
         candidates = self._project(jaw3d, scale, offset) / size
-        losses["contour"] = weights.contour * contour_loss(candidates, ibug_target[:, JAW], scale=eye)
+        outline = self.jaw_contour.silhouette(candidates, ibug[:, JAW], ibug.mean(1))
+        losses["contour"] = weights.contour * landmark_loss(outline, ibug_target[:, JAW], scale=eye)
         losses["closure"] = weights.closure * (
             closure_loss(dense, dense_target, self.closure_pairs["dense"], scale=eye)
             + closure_loss(ibug, ibug_target, self.closure_pairs["ibug"], scale=eye))

@@ -1,4 +1,4 @@
-"""Landmark reprojection: fixed correspondences, and the jawline as a contour."""
+"""Landmark reprojection (the jawline's sliding correspondences are chosen in `emoca.fit.jaw_contour`)."""
 
 import torch
 
@@ -19,20 +19,4 @@ def landmark_loss(projected: torch.Tensor, detected: torch.Tensor, weights: torc
         weights = torch.ones_like(distance)
     weights = weights.expand_as(distance)
     loss = (weights * distance).sum(-1) / weights.sum(-1).clamp(min=1e-8)
-    return loss if scale is None else loss / scale
-
-
-def contour_loss(candidates: torch.Tensor, detected: torch.Tensor, scale: torch.Tensor | None = None
-                 ) -> torch.Tensor:
-    """Jawline as a contour: each detected point pulls the nearest projected candidate (a band of model
-    points around the jaw), so the correspondence slides along the silhouette as the head turns.
-
-    Args:
-        candidates: (B, C, 2) projected candidate points. detected: (B, N, 2).
-        scale: optional (B,) normaliser.
-    Returns:
-        (B,) mean over detected points of the distance to the nearest candidate.
-    """
-    nearest = torch.cdist(detected, candidates).min(-1).values
-    loss = nearest.mean(-1)
     return loss if scale is None else loss / scale

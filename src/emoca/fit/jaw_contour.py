@@ -1,0 +1,76 @@
+"""The jawline as the face's silhouette: dynamic contour landmarks (as FLAME/DECA's yaw-dependent
+contour, but chosen from the projected mesh itself rather than from a table of yaw angles).
+
+The 68-point jawline (points 0-16) is not a fixed place on the face: annotators and detectors put it
+on the visible outline of the cheek and chin, which slides over the skin as the head turns. Each jaw
+point therefore gets a *path*: the face-region vertices near the jaw that lie in the plane through its
+embedded (frontal) position spanned by the outline's outward normal and the depth axis, i.e. a cut
+across the jaw from the front of the cheek round to its back. In any pose the point is the path's
+vertex that projects furthest outward (along the projected outline's normal): the silhouette.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from emoca.facemodel.ict import ICTFaceModel
+
+JAW = list(range(17))
+
+
+@dataclass
+class JawContourConfig:
+    """band_cm: candidates lie within this distance of the embedded jawline. path_width_cm: half width
+    of each point's cut across the jaw."""
+
+    band_cm: float = 2.0
+    path_width_cm: float = 0.35
+
+
+def _outward_normals(points: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """(B, 17, 2) ordered outline points, (B, 2) a point inside -> (B, 17, 2) unit normals pointing away
+    from `centre` (tangents by central differences, one-sided at the ends)."""
+    tangent = torch.cat([points[:, 1:2] - points[:, 0:1], points[:, 2:] - points[:, :-2],
+                         points[:, -1:] - points[:, -2:-1]], 1)
+    normal = torch.stack([-tangent[..., 1], tangent[..., 0]], -1)
+    normal = normal / normal.norm(dim=-1, keepdim=True).clamp(min=1e-8)
+    outward = ((points - centre[:, None]) * normal).sum(-1, keepdim=True) >= 0
+    return torch.where(outward, normal, -normal)
+
+
+class JawContour:
+    """Candidate vertices around the jaw (`candidates`, (C,) ids of the render mesh) and each jaw point's
+    path among them (`paths`, (17, C) bool)."""
+
+    def __init__(self, model: ICTFaceModel, config: JawContourConfig | None = None) -> None:
+        self.config = config or JawContourConfig()
+        template = model.template
+        jaw = model.surface_landmarks(template[None], "ibug")[0, JAW]
+        near = torch.cdist(template, jaw).min(-1).values < self.config.band_cm
+        self.candidates = torch.nonzero(near & model.regions["face"]).squeeze(1)
+        points = template[self.candidates]
+        centre = model.surface_landmarks(template[None], "ibug")[0, :, :2].mean(0)
+        normals = _outward_normals(jaw[None, :, :2], centre[None])[0]  # (17, 2) frontal, model x-y
+        across = torch.stack([-normals[:, 1], normals[:, 0]], -1)  # the outline's tangent
+        offsets = points[None, :, :2] - jaw[:, None, :2]  # (17, C, 2)
+        in_plane = (offsets * across[:, None]).sum(-1).abs() < self.config.path_width_cm
+        not_inside = (offsets * normals[:, None]).sum(-1) > -self.config.band_cm / 2
+        self.paths = in_plane & not_inside
+        if not self.paths.any(1).all():
+            raise ValueError(f"jaw points {torch.nonzero(~self.paths.any(1)).squeeze(1).tolist()} have no path")
+
+    def silhouette(self, candidates: torch.Tensor, jaw: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        """The 17 jaw points on the projected silhouette.
+
+        Args:
+            candidates: (B, C, 2) projected candidate vertices (any 2D frame, e.g. crop pixels).
+            jaw: (B, 17, 2) the embedded jaw points projected the same way (they give the outline's
+                direction). centre: (B, 2) a point inside the face (e.g. the mean of the 68 points).
+        Returns:
+            (B, 17, 2) for each jaw point, its path's candidate furthest along the outward normal
+            (differentiable with respect to the candidates; the choice itself is not).
+        """
+        normals = _outward_normals(jaw, centre)  # (B, 17, 2)
+        reach = torch.einsum("bjd,bcd->bjc", normals, candidates).masked_fill(~self.paths[None], float("-inf"))
+        chosen = reach.argmax(-1)  # (B, 17)
+        return torch.gather(candidates, 1, chosen[..., None].expand(-1, -1, 2))
