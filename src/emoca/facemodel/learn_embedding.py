@@ -15,6 +15,9 @@
    landmark vertices instead.
 4. Save corner vertex ids (of the full ICT model, so any region choice can use them) and
    barycentrics to `facemodel/data/ict_landmark_embedding.npz`, with each point's spread (cm).
+
+The shipped file's 68-point places 17-67 were then refined from annotated photos by
+`python -m emoca.fit.learn_ibug_embedding` (run it again after re-running this).
 """
 
 import argparse
@@ -77,16 +80,21 @@ def eye_albedo(model: ICTFaceModel) -> torch.Tensor:
     return albedo
 
 
-def _hits(points: np.ndarray, rast, screen: np.ndarray, vertices: np.ndarray, triangles: np.ndarray) -> list:
-    """(triangle, barycentric) under each (N, 2) pixel point, or None off the mesh or on a triangle
-    seen from behind (the head's inside, visible through an open mouth)."""
+def surface_hits(points: np.ndarray, ids: np.ndarray, screen: np.ndarray, vertices: np.ndarray,
+                 triangles: np.ndarray) -> list:
+    """(triangle, barycentric) under each (N, 2) pixel-index point of a render, or None off the mesh or
+    on a triangle seen from behind (the head's inside, visible through an open mouth).
+
+    ids: (H, W) the rasterizer's triangle per pixel (-1 empty). screen: (V, 4) the render's screen
+    vertices. vertices: (V, 3) posed, +z towards the camera. triangles: (F, 3).
+    """
     out = []
-    ids = rast.triangle_id[0].numpy()
+    height, width = ids.shape
     corners3d = vertices[triangles]
     facing = np.cross(corners3d[:, 1] - corners3d[:, 0], corners3d[:, 2] - corners3d[:, 0])[:, 2] > 0  # +z to camera
     for x, y in points:
         col, row = int(round(x)), int(round(y))
-        if not (0 <= row < SIZE and 0 <= col < SIZE) or ids[row, col] < 0 or not facing[ids[row, col]]:
+        if not (0 <= row < height and 0 <= col < width) or ids[row, col] < 0 or not facing[ids[row, col]]:
             out.append(None)
             continue
         tri = ids[row, col]
@@ -95,6 +103,15 @@ def _hits(points: np.ndarray, rast, screen: np.ndarray, vertices: np.ndarray, tr
         bary = trimesh.triangles.points_to_barycentric(corners[None], np.array([[x + 0.5, y + 0.5]]))[0]
         out.append((tri, np.clip(bary, 0, None) / np.clip(bary, 0, None).sum()))
     return out
+
+
+def snap_to_surface(model: ICTFaceModel, mesh: trimesh.Trimesh, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) points near the neutral render mesh `mesh` -> (N, 3) corner ids of the full ICT model and
+    (N, 3) barycentrics of the nearest surface points."""
+    closest, _, tri_ids = trimesh.proximity.closest_point(mesh, points)
+    triangles = model.triangles.numpy()[tri_ids]
+    bary = trimesh.triangles.points_to_barycentric(model.template.numpy()[triangles], closest)
+    return model.vertex_ids.numpy()[triangles], bary
 
 
 def learn(renders: int, seed: int) -> dict[str, np.ndarray]:
@@ -120,7 +137,8 @@ def learn(renders: int, seed: int) -> dict[str, np.ndarray]:
             continue
         found += 1
         for key, points in (("dense", faces[0].dense[:, :2]), ("ibug", faces[0].landmarks_68)):
-            hits = _hits(points, out.rasterization, screen[0].numpy(), face.vertices[0].numpy(), triangles)
+            hits = surface_hits(points, out.rasterization.triangle_id[0].numpy(), screen[0].numpy(),
+                                face.vertices[0].numpy(), triangles)
             for p, hit in enumerate(hits):
                 if hit is None or (key == "ibug" and p <= 16 and abs(float(yaws[i])) > FRONTAL_YAW):
                     continue
@@ -138,11 +156,9 @@ def learn(renders: int, seed: int) -> dict[str, np.ndarray]:
         medians = np.array([np.median(s, 0) if s else np.full(3, np.nan) for s in per_point])
         if np.isnan(medians).any():
             raise RuntimeError(f"{key}: points {np.flatnonzero(np.isnan(medians[:, 0]))} never hit the mesh")
-        closest, _, tri_ids = trimesh.proximity.closest_point(mesh, medians)
-        bary = trimesh.triangles.points_to_barycentric(neutral[triangles[tri_ids]], closest)
+        corners, bary = snap_to_surface(model, mesh, medians)
         spread = np.array([np.median(np.linalg.norm(np.asarray(s) - m, axis=1)) for s, m in zip(per_point, medians,
                                                                                               strict=True)])
-        corners = model.vertex_ids.numpy()[triangles[tri_ids]]  # full ICT vertex ids
         if key == "ibug":
             inner = sorted(IBUG_INNER_LIPS)
             corners[inner] = np.asarray(LANDMARK_VERTICES)[inner, None]

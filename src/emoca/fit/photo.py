@@ -42,8 +42,8 @@ FACE_OVAL = (10, 109, 67, 103, 54, 21, 162, 127, 234, 93, 132, 58, 172, 136, 150
 class LossWeights:
     """Weights of the fitting losses (landmark terms are in units of the crop side)."""
 
-    dense: float = 1.0
-    ibug: float = 3.0
+    dense: float = 0.5
+    ibug: float = 5.0
     contour: float = 3.0
     closure: float = 1.0
     photometric: float = 0.5
