@@ -4,8 +4,8 @@ Camera: DECA's weak perspective on the crop (`emoca.render.camera.weak_perspecti
 fine (each a number of Adam steps on a growing set of parameters):
 
 1. pose: rotation, camera scale and offset, from landmarks only;
-2. shape: + identity and expression, landmarks (478 dense points, the 68 points with the jawline as a
-   contour), eye/lip closure, priors;
+2. shape: + identity and expression, landmarks (478 dense points, the 68 points with the jawline on
+   the projected silhouette, `emoca.fit.jaw_contour`), eye/lip closure, priors;
 3. appearance: + SH light and albedo, the masked robust photometric loss joins (rendered at
    `render_size` to keep it fast).
 
@@ -40,7 +40,8 @@ FACE_OVAL = (10, 109, 67, 103, 54, 21, 162, 127, 234, 93, 132, 58, 172, 136, 150
 
 @dataclass
 class LossWeights:
-    """Weights of the fitting losses (landmark terms are in units of the crop side)."""
+    """Weights of the fitting losses (landmark terms are in units of the eye-corner distance). The
+    landmark weights (dense, ibug, contour) were set on every 8th HELEN trainset photo (fitted-mesh NME)."""
 
     dense: float = 0.5
     ibug: float = 5.0
