@@ -43,7 +43,8 @@ def test_unwritable_output_fails_before_any_work(tmp_path, run_emoca):
     assert result.returncode == 1 and "not writable" in result.stderr
 
 
-def _clip(path, count):
+def _clip(path, count, blank=()):
+    """The sample video's first `count` frames, those in `blank` painted black (no face)."""
     from emoca.io.video import VideoReader, VideoWriter
 
     reader = VideoReader(HELEN.parent / "video" / "WolfgangLanger_Pexels.mp4")
@@ -51,7 +52,7 @@ def _clip(path, count):
         for index, frame in enumerate(reader):
             if index == count:
                 break
-            writer.write(frame)
+            writer.write(np.zeros_like(frame) if index in blank else frame)
 
 
 def test_video_writes_a_line_per_frame_with_one_identity(tmp_path, run_emoca):
@@ -78,3 +79,16 @@ def test_truncated_video_keeps_the_decoded_frames_and_fails(tmp_path, run_emoca)
     lines = (tmp_path / "out" / "cut" / "params.jsonl").read_text().splitlines()
     assert 0 < len(lines) < 24
     assert result.returncode == 1 and "cut.mkv" in result.stderr and "decoded frames" in result.stderr
+
+
+def test_video_frames_without_a_face_are_empty_and_the_face_is_found_again(tmp_path, run_emoca):
+    _clip(tmp_path / "gap.mkv", 14, blank={10, 11})
+    result = run_emoca("reconstruct", tmp_path / "gap.mkv", "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in (tmp_path / "out" / "gap" / "params.jsonl").read_text().splitlines()]
+    assert [len(line["faces"]) for line in lines] == [1] * 10 + [0, 0] + [1, 1]
+    after, before = lines[12]["faces"][0], lines[9]["faces"][0]
+    np.testing.assert_allclose(after["identity"], before["identity"], atol=1e-4)  # the person's identity is kept
+    eye = np.linalg.norm(np.subtract(before["landmarks_68"][36], before["landmarks_68"][45]))
+    moved = np.linalg.norm(np.subtract(after["landmarks_68"], before["landmarks_68"]), axis=1).mean()
+    assert moved < 0.2 * eye  # a full fit where the face came back, close to where it was
