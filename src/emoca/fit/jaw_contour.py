@@ -45,11 +45,11 @@ class JawContour:
     def __init__(self, model: ICTFaceModel, config: JawContourConfig | None = None) -> None:
         self.config = config or JawContourConfig()
         template = model.template
-        jaw = model.surface_landmarks(template[None], "ibug")[0, JAW]
+        landmarks = model.surface_landmarks(template[None], "ibug")[0]
+        jaw, centre = landmarks[JAW], landmarks[:, :2].mean(0)
         near = torch.cdist(template, jaw).min(-1).values < self.config.band_cm
         self.candidates = torch.nonzero(near & model.regions["face"]).squeeze(1)
         points = template[self.candidates]
-        centre = model.surface_landmarks(template[None], "ibug")[0, :, :2].mean(0)
         normals = _outward_normals(jaw[None, :, :2], centre[None])[0]  # (17, 2) frontal, model x-y
         across = torch.stack([-normals[:, 1], normals[:, 0]], -1)  # the outline's tangent
         offsets = points[None, :, :2] - jaw[:, None, :2]  # (17, C, 2)

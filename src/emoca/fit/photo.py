@@ -232,17 +232,19 @@ class PhotoFitter:
         identity = identity_parameter.detach().expand(batch, -1)
         with torch.no_grad():
             vertices = self._posed(identity, expression, rotation)
-            projected = self._landmarks_68(vertices, log_scale.exp(), offset)
+            projected = self._landmarks_68(model.surface_landmarks(vertices, "ibug"),
+                                           vertices[:, self.jaw_contour.candidates], log_scale.exp(), offset)
         return FitResult(identity, expression.detach(), rotation.detach(), log_scale.exp().detach(),
                          offset.detach(), light.detach(), colours.detach(), coefficients.detach(), vertices,
                          projected, {k: v.detach() for k, v in losses.items()})
 
-    def _landmarks_68(self, vertices: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-        """(B, V, 3) posed vertices -> (B, 68, 2) crop pixels, the jawline on the silhouette."""
-        points = self._project(self.model.surface_landmarks(vertices, "ibug"), scale, offset)
-        candidates = self._project(vertices[:, self.jaw_contour.candidates], scale, offset)
-        points[:, JAW] = self.jaw_contour.silhouette(candidates, points[:, JAW], points.mean(1))
-        return points
+    def _landmarks_68(self, ibug3d: torch.Tensor, jaw3d: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor
+                      ) -> torch.Tensor:
+        """(B, 68, 3) posed embedded iBUG points and (B, C, 3) posed jaw candidates -> (B, 68, 2) crop
+        pixels, the jawline (0-16) on the projected silhouette."""
+        points = self._project(ibug3d, scale, offset)
+        outline = self.jaw_contour.silhouette(self._project(jaw3d, scale, offset), points[:, JAW], points.mean(1))
+        return torch.cat([outline, points[:, len(JAW):]], 1)
 
     def _posed(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
         zeros = torch.zeros(identity.shape[0], 3)
@@ -260,7 +262,7 @@ class PhotoFitter:
         else:
             dense3d, ibug3d, jaw3d = self.landmark_vertices(identity, expression, rotation)
         dense = self._project(dense3d, scale, offset) / size
-        ibug = self._project(ibug3d, scale, offset) / size
+        ibug = self._landmarks_68(ibug3d, jaw3d, scale, offset) / size
         dense_target, ibug_target = targets.dense / size, targets.landmarks_68 / size
         inner = torch.ones(68)
         inner[JAW] = 0
@@ -268,9 +270,7 @@ class PhotoFitter:
                   "ibug": weights.ibug * landmark_loss(ibug, ibug_target, inner, scale=eye)}
         if stage == "pose":
             return losses
-        candidates = self._project(jaw3d, scale, offset) / size
-        outline = self.jaw_contour.silhouette(candidates, ibug[:, JAW], ibug.mean(1))
-        losses["contour"] = weights.contour * landmark_loss(outline, ibug_target[:, JAW], scale=eye)
+        losses["contour"] = weights.contour * landmark_loss(ibug[:, JAW], ibug_target[:, JAW], scale=eye)
         losses["closure"] = weights.closure * (
             closure_loss(dense, dense_target, self.closure_pairs["dense"], scale=eye)
             + closure_loss(ibug, ibug_target, self.closure_pairs["ibug"], scale=eye))
