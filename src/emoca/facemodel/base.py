@@ -30,11 +30,28 @@ class FaceModel(nn.Module):
         uv: (T, 2) float texture coordinates in [0, 1], v up; `triangles_uv` (F, 3) indexes it.
         landmark_triangles, landmark_barycentric: (68,), (68, 3) the 68 points on the surface.
         regions: name -> (V,) bool mask over the render mesh's vertices.
+        embedded: which detector landmark sets have surface places ("dense": MediaPipe's 478, "ibug":
+            the 68 points), each as `{which}_corners` (N, 3) vertex ids and `{which}_barycentric` (N, 3).
     """
 
     units: str
     n_identity: int
     expression_names: list[str]
+    embedded: list[str]
+
+    @property
+    def cm_per_unit(self) -> float:
+        """Centimetres in one model unit (1 for ICT's cm, 100 for FLAME's metres)."""
+        return {"cm": 1.0, "m": 100.0}[self.units]
+
+    def surface_landmarks(self, vertices: torch.Tensor, which: str = "dense") -> torch.Tensor:
+        """Points on the surface of (B, V, 3) vertices where the detector's landmarks lie: "dense" gives
+        MediaPipe's 478 points (B, 478, 3), "ibug" the 68 iBUG points (B, 68, 3) (jawline as seen
+        frontally). Same units and frame as `vertices`."""
+        if which not in self.embedded:
+            raise ValueError(f"no {which!r} landmark embedding for this model (have {self.embedded})")
+        corners, bary = getattr(self, f"{which}_corners"), getattr(self, f"{which}_barycentric")
+        return torch.einsum("bnkc,nk->bnc", vertices[:, corners], bary)
 
     def landmarks_68(self, vertices: torch.Tensor) -> torch.Tensor:
         """(B, V, 3) vertices -> (B, 68, 3) landmark positions on that surface."""

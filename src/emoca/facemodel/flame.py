@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.path import Path as PolygonPath
 
 from emoca.errors import InputError
 from emoca.facemodel.base import FaceModel, FaceOutput
@@ -140,17 +141,49 @@ class FLAMEFaceModel(FaceModel):
         self.register_buffer("skinning_weights", as_tensor(arrays["weights"]))
         self.register_buffer("triangles", torch.from_numpy(arrays["f"].astype(np.int64)))
         self.parents = _parents(arrays["kintree_table"])
-        self.regions = {"face": torch.ones(self.n_vertices, dtype=torch.bool)}
+        self.regions = {"face": torch.ones(self.n_vertices, dtype=torch.bool), **self._eyeballs()}
         self.uv = None
         self.triangles_uv = None
         embedding = config.landmark_embedding or next(
             (str(Path(config.path).with_name(n)) for n in EMBEDDING_NAMES if Path(config.path).with_name(n).is_file()),
             None)
         self.has_landmarks = embedding is not None
+        self.embedded = []
         if self.has_landmarks:
             faces, bary = load_landmark_embedding(embedding)
             self.register_buffer("landmark_triangles", torch.from_numpy(faces))
             self.register_buffer("landmark_barycentric", torch.from_numpy(bary))
+            self.register_buffer("ibug_corners", self.triangles[self.landmark_triangles])
+            self.register_buffer("ibug_barycentric", self.landmark_barycentric)
+            self.embedded.append("ibug")
+            self.regions["face"] = self._face_region()
+
+    def _eyeballs(self) -> dict[str, torch.Tensor]:
+        """`eyeball_left`/`eyeball_right` (subject's left is +x): vertices skinned mostly to an eye joint."""
+        masks = [self.skinning_weights[:, joint] > 0.5 for joint in (3, 4) if joint < len(self.parents)]
+        masks = [mask for mask in masks if mask.any()]
+        if len(masks) != 2:
+            return {}
+        left_first = self.template[masks[0], 0].mean() > self.template[masks[1], 0].mean()
+        left, right = masks if left_first else masks[::-1]
+        return {"eyeball_left": left, "eyeball_right": right}
+
+    def _face_region(self) -> torch.Tensor:
+        """(V,) bool: the face (FLAME's pickle has no region masks), from the 68 points on the template:
+        seen from the front, inside the jawline closed over the forehead (raised 0.7 x the eye-to-chin
+        height above the brows' ends); in front of the jaw's ends less 2 cm; not eyeball or neck."""
+        points = self.surface_landmarks(self.template[None], "ibug")[0].numpy()
+        raise_by = 0.7 * (points[36:48, 1].mean() - points[8, 1])
+        outline = np.concatenate([points[:17, :2], points[[26, 17], :2] + [0.0, raise_by]])
+        template = self.template.numpy()
+        inside = PolygonPath(outline).contains_points(template[:, :2])
+        in_front = template[:, 2] > min(points[0, 2], points[16, 2]) - 2.0 / self.cm_per_unit
+        neck = self.skinning_weights[:, 1].numpy() > 0.5
+        eyes = np.zeros(len(template), bool)
+        for name in ("eyeball_left", "eyeball_right"):
+            if name in self.regions:
+                eyes |= self.regions[name].numpy()
+        return torch.from_numpy(inside & in_front & ~neck & ~eyes)
 
     def forward(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor,
                 translation: torch.Tensor, neck: torch.Tensor | None = None, jaw: torch.Tensor | None = None,

@@ -1,5 +1,6 @@
 """Small pure functions on 3D points shared by the face models: rotations and rigid transforms."""
 
+import numpy as np
 import torch
 
 
@@ -51,3 +52,10 @@ def points_on_surface(vertices: torch.Tensor, triangles: torch.Tensor, barycentr
     """
     corners = vertices[:, triangles.reshape(-1)].reshape(vertices.shape[0], -1, 3, 3)
     return (corners * barycentric[None, :, :, None]).sum(2)
+
+
+def sphere_centre(points: np.ndarray) -> np.ndarray:
+    """Least-squares centre (3,) of a sphere through (N, 3) `points` (e.g. an eyeball's vertices)."""
+    a = np.concatenate([2 * points, np.ones((len(points), 1))], axis=1)
+    b = (points**2).sum(1)
+    return np.linalg.lstsq(a, b, rcond=None)[0][:3]

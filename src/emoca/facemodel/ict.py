@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from emoca.facemodel.base import FaceModel, FaceOutput
-from emoca.facemodel.geometry import axis_angle_to_matrix, rigid_transform
+from emoca.facemodel.geometry import axis_angle_to_matrix, rigid_transform, sphere_centre
 from emoca.facemodel.ict_files import locate_ict, read_ict
 
 LANDMARK_EMBEDDING = Path(__file__).resolve().parent / "data" / "ict_landmark_embedding.npz"
@@ -80,13 +80,6 @@ def triangulate(polygons: np.ndarray) -> np.ndarray:
     return np.concatenate([first, second])
 
 
-def _sphere_centre(points: np.ndarray) -> np.ndarray:
-    """Least-squares centre of a sphere through `points` (N, 3)."""
-    a = np.concatenate([2 * points, np.ones((len(points), 1))], axis=1)
-    b = (points**2).sum(1)
-    return np.linalg.lstsq(a, b, rcond=None)[0][:3]
-
-
 class ICTFaceModel(FaceModel):
     """ICT-FaceKit as a `FaceModel`.
 
@@ -152,7 +145,7 @@ class ICTFaceModel(FaceModel):
         for side in ("left", "right"):
             mask = self.regions.get(f"eyeball_{side}")
             if mask is not None:
-                centre = _sphere_centre(arrays["neutral"][kept][mask.numpy()])
+                centre = sphere_centre(arrays["neutral"][kept][mask.numpy()])
                 self.register_buffer(f"eye_centre_{side}", as_tensor(centre))
                 self._eyes.append(side)
 
@@ -170,15 +163,6 @@ class ICTFaceModel(FaceModel):
                 self.register_buffer(f"{key}_corners", torch.from_numpy(corners))
                 self.register_buffer(f"{key}_barycentric", torch.from_numpy(data[f"{key}_barycentric"]))
                 self.embedded.append(key)
-
-    def surface_landmarks(self, vertices: torch.Tensor, which: str = "dense") -> torch.Tensor:
-        """Points on the surface of (B, V, 3) vertices where the detector's landmarks lie: "dense" gives
-        MediaPipe's 478 points (B, 478, 3), "ibug" the 68 iBUG points (B, 68, 3) (jawline as seen
-        frontally). Same units and frame as `vertices`."""
-        if which not in self.embedded:
-            raise ValueError(f"no {which!r} landmark embedding for this model (have {self.embedded})")
-        corners, bary = getattr(self, f"{which}_corners"), getattr(self, f"{which}_barycentric")
-        return torch.einsum("bnkc,nk->bnc", vertices[:, corners], bary)
 
     def _vertex_landmarks_as_surface_points(self, vertices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Express landmark vertices as (triangle, one-hot barycentric) so all models share one form."""

@@ -7,7 +7,8 @@ Here per-vertex albedo = region colours + a smooth variation:
   colour to fit. This carries most of what a photo shows of albedo at reconstruction resolution.
 * a low-frequency cosine basis over the UV map (cos(pi i u) cos(pi j v), i, j < `frequencies`), RGB
   coefficients, applied to skin and lips: gradual changes (cheeks redder than the forehead, darker
-  stubble regions) without the freedom to paint shading or hair into the albedo.
+  stubble regions) without the freedom to paint shading or hair into the albedo. A model without UVs
+  (FLAME's pickle has none) uses the template's frontal (x, y) over the face region instead of (u, v).
 
 Why not a learned PCA basis: no albedo data set may be shipped here; this model has a handful of
 interpretable parameters, and its smoothness is the prior.
@@ -19,10 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from emoca.facemodel.face_regions import eye_masks, lip_mask
-from emoca.facemodel.ict import ICTFaceModel
+from emoca.facemodel.base import FaceModel
+from emoca.facemodel.face_regions import appearance_regions
 
-REGIONS = ("skin", "lips", "sclera", "iris")
 DEFAULT_COLOURS = ((0.7, 0.55, 0.45), (0.65, 0.35, 0.33), (0.85, 0.82, 0.78), (0.25, 0.18, 0.14))
 
 
@@ -33,12 +33,21 @@ class AlbedoConfig:
     frequencies: int = 3
 
 
-def vertex_uv(model: ICTFaceModel) -> torch.Tensor:
+def vertex_uv(model: FaceModel) -> torch.Tensor:
     """(V, 2) one UV coordinate per vertex (the first corner that uses it; seams pick one side)."""
     uv = torch.zeros(model.n_vertices, 2)
-    corners, uv_corners = model.triangles.reshape(-1), model.triangles_uv.reshape(-1)
-    uv[corners.flip(0)] = model.uv[uv_corners.flip(0)]  # later writes win: flipping keeps the first
+    corners, uv_corners = model.triangles.reshape(-1).numpy(), model.triangles_uv.reshape(-1)
+    vertices, first = np.unique(corners, return_index=True)  # (a scatter with repeated ids picks any one)
+    uv[torch.from_numpy(vertices)] = model.uv[uv_corners[torch.from_numpy(first)]]
     return uv
+
+
+def frontal_coordinates(model: FaceModel) -> torch.Tensor:
+    """(V, 2) the template's (x, y) scaled so the face region spans [0, 1] (outside it clamped)."""
+    points = model.template[:, :2]
+    face = points[model.regions["face"]]
+    low, high = face.min(0).values, face.max(0).values
+    return ((points - low) / (high - low).clamp(min=1e-8)).clamp(0, 1)
 
 
 class AlbedoModel(nn.Module):
@@ -48,18 +57,18 @@ class AlbedoModel(nn.Module):
     frequencies^2; the constant function is left out of the skin's freedom by starting at zero).
     """
 
-    def __init__(self, model: ICTFaceModel, config: AlbedoConfig | None = None) -> None:
+    def __init__(self, model: FaceModel, config: AlbedoConfig | None = None) -> None:
         super().__init__()
         self.config = config or AlbedoConfig()
-        sclera, iris = eye_masks(model)
-        lips = lip_mask(model)
-        skin = ~(sclera | iris | lips)
-        self.register_buffer("membership", torch.stack([skin, lips, sclera, iris], -1).float())  # (V, 4)
-        uv = vertex_uv(model)
+        regions = appearance_regions(model)
+        self.register_buffer("membership", regions.float())  # (V, 4)
+        has_uv = getattr(model, "uv", None) is not None
+        self.basis_type = "regions+uv_cosine" if has_uv else "regions+frontal_cosine"
+        uv = vertex_uv(model) if has_uv else frontal_coordinates(model)
         k = torch.arange(self.config.frequencies, dtype=torch.float32)
         basis = (torch.cos(np.pi * uv[:, 0:1, None] * k[None, :, None])
                  * torch.cos(np.pi * uv[:, 1:2, None] * k[None, None, :]))
-        smooth_mask = (skin | lips).float()[:, None]
+        smooth_mask = (regions[:, 0] | regions[:, 1]).float()[:, None]  # skin and lips
         self.register_buffer("basis", basis.reshape(model.n_vertices, -1)[:, 1:] * smooth_mask)  # (V, K-1)
 
     @property

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from emoca.facemodel.ict import ICTFaceModel
+from emoca.facemodel.base import FaceModel
 
 JAW = list(range(17))
 
@@ -42,19 +42,20 @@ class JawContour:
     """Candidate vertices around the jaw (`candidates`, (C,) ids of the render mesh) and each jaw point's
     path among them (`paths`, (17, C) bool)."""
 
-    def __init__(self, model: ICTFaceModel, config: JawContourConfig | None = None) -> None:
+    def __init__(self, model: FaceModel, config: JawContourConfig | None = None) -> None:
         self.config = config or JawContourConfig()
         template = model.template
+        band, width = self.config.band_cm / model.cm_per_unit, self.config.path_width_cm / model.cm_per_unit
         landmarks = model.surface_landmarks(template[None], "ibug")[0]
         jaw, centre = landmarks[JAW], landmarks[:, :2].mean(0)
-        near = torch.cdist(template, jaw).min(-1).values < self.config.band_cm
+        near = torch.cdist(template, jaw).min(-1).values < band
         self.candidates = torch.nonzero(near & model.regions["face"]).squeeze(1)
         points = template[self.candidates]
         normals = _outward_normals(jaw[None, :, :2], centre[None])[0]  # (17, 2) frontal, model x-y
         across = torch.stack([-normals[:, 1], normals[:, 0]], -1)  # the outline's tangent
         offsets = points[None, :, :2] - jaw[:, None, :2]  # (17, C, 2)
-        in_plane = (offsets * across[:, None]).sum(-1).abs() < self.config.path_width_cm
-        not_inside = (offsets * normals[:, None]).sum(-1) > -self.config.band_cm / 2
+        in_plane = (offsets * across[:, None]).sum(-1).abs() < width
+        not_inside = (offsets * normals[:, None]).sum(-1) > -band / 2
         self.paths = in_plane & not_inside
         if not self.paths.any(1).all():
             raise ValueError(f"jaw points {torch.nonzero(~self.paths.any(1)).squeeze(1).tolist()} have no path")

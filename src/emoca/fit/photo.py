@@ -1,4 +1,4 @@
-"""Fit the ICT face model to face crops by analysis-by-synthesis (many faces at once).
+"""Fit a face model (ICT, or the user's FLAME) to face crops by analysis-by-synthesis (many faces at once).
 
 Camera: DECA's weak perspective on the crop (`emoca.render.camera.weak_perspective`). Stages, coarse to
 fine (each a number of Adam steps on a growing set of parameters):
@@ -9,8 +9,9 @@ fine (each a number of Adam steps on a growing set of parameters):
 3. appearance: + SH light and albedo, the masked robust photometric loss joins (rendered at
    `render_size` to keep it fast).
 
-Expression weights are kept in [0, 1] by projection after every step. Deterministic: no randomness
-(the seed only matters for callers that perturb initialisations).
+The model-specific parts (the expression vector, its bounds and prior, the landmark points) come from
+`emoca.fit.face_terms`; the expression is projected onto its bounds after every step. Deterministic:
+no randomness (the seed only matters for callers that perturb initialisations).
 """
 
 from dataclasses import dataclass, field
@@ -20,15 +21,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emoca.facemodel.geometry import rigid_transform
-from emoca.facemodel.ict import ICTFaceModel
+from emoca.facemodel.base import FaceModel
 from emoca.facemodel.landmark_sets import IBUG_EYE_PAIRS, IBUG_LIP_PAIRS, MEDIAPIPE_EYE_PAIRS, MEDIAPIPE_LIP_PAIRS
 from emoca.fit.albedo import AlbedoModel
+from emoca.fit.face_terms import face_terms
 from emoca.fit.jaw_contour import JAW, JawContour
 from emoca.losses.closure import closure_loss
 from emoca.losses.landmarks import landmark_loss
 from emoca.losses.photometric import photometric_loss
-from emoca.losses.priors import gaussian_prior, light_prior, sparsity_prior
+from emoca.losses.priors import gaussian_prior, light_prior
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
 from emoca.render.shading import default_light
@@ -87,9 +88,10 @@ class FitTargets:
 
 @dataclass
 class FitResult:
-    """Fitted parameters (batch-first) and the posed mesh. camera: scale (B,), offset (B, 2) of the
-    weak perspective on the crop. vertices: (B, V, 3) posed, cm. landmarks_68: (B, 68, 2) projected
-    model landmarks in crop pixels. losses: final per-face loss terms."""
+    """Fitted parameters (batch-first) and the posed mesh. expression: (B, E) the model's expression
+    vector (`emoca.fit.face_terms`). camera: scale (B,), offset (B, 2) of the weak perspective on the
+    crop. vertices: (B, V, 3) posed, model units. landmarks_68: (B, 68, 2) projected model landmarks in
+    crop pixels. losses: final per-face loss terms."""
 
     identity: torch.Tensor
     expression: torch.Tensor
@@ -111,44 +113,17 @@ def oval_mask(dense: np.ndarray, size: int) -> np.ndarray:
     return mask.astype(np.float32)
 
 
-class LandmarkVertices:
-    """The few vertices the landmark losses read (embedded landmark corners, jaw candidates), with
-    their own slices of the model's bases: landmark-only steps skip the other ~13,000 vertices."""
-
-    def __init__(self, model: ICTFaceModel, jaw_candidates: torch.Tensor) -> None:
-        needed = torch.unique(torch.cat([model.dense_corners.reshape(-1), model.ibug_corners.reshape(-1),
-                                         jaw_candidates]))
-        remap = torch.full((model.n_vertices,), -1, dtype=torch.long)
-        remap[needed] = torch.arange(len(needed))
-        self.template = model.template[needed]
-        self.identity_basis = model.identity_basis[:, needed]
-        self.expression_basis = model.expression_basis[:, needed]
-        self.dense_corners, self.dense_barycentric = remap[model.dense_corners], model.dense_barycentric
-        self.ibug_corners, self.ibug_barycentric = remap[model.ibug_corners], model.ibug_barycentric
-        self.jaw = remap[jaw_candidates]
-
-    def __call__(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Posed (B, 478, 3) dense landmarks, (B, 68, 3) iBUG landmarks, (B, C, 3) jaw candidates."""
-        vertices = (self.template + torch.einsum("bk,kvc->bvc", identity, self.identity_basis)
-                    + torch.einsum("bk,kvc->bvc", expression, self.expression_basis))
-        vertices = rigid_transform(vertices, rotation, torch.zeros_like(rotation))
-        dense = torch.einsum("bnkc,nk->bnc", vertices[:, self.dense_corners], self.dense_barycentric)
-        ibug = torch.einsum("bnkc,nk->bnc", vertices[:, self.ibug_corners], self.ibug_barycentric)
-        return dense, ibug, vertices[:, self.jaw]
-
-
 class PhotoFitter:
-    """Fits `ICTFaceModel` parameters to `FitTargets`; see the module docstring."""
+    """Fits a `FaceModel`'s parameters to `FitTargets`; see the module docstring."""
 
-    def __init__(self, model: ICTFaceModel, config: FitConfig | None = None) -> None:
+    def __init__(self, model: FaceModel, config: FitConfig | None = None) -> None:
         self.model = model
         self.config = config or FitConfig()
         self.albedo = AlbedoModel(model)
         size = self.config.render_size
         self.renderer = Renderer(model.triangles, config=RendererConfig(image_size=(size, size)))
         self.jaw_contour = JawContour(model)
-        self.landmark_vertices = LandmarkVertices(model, self.jaw_contour.candidates)
+        self.terms = face_terms(model, self.jaw_contour.candidates)
         self.closure_pairs = {"dense": [*MEDIAPIPE_EYE_PAIRS["right"], *MEDIAPIPE_EYE_PAIRS["left"],
                                         *MEDIAPIPE_LIP_PAIRS],
                               "ibug": [*IBUG_EYE_PAIRS["right"], *IBUG_EYE_PAIRS["left"], *IBUG_LIP_PAIRS]}
@@ -189,7 +164,7 @@ class PhotoFitter:
         log_scale = scale.log().clone().requires_grad_(True)
         offset = offset.clone().requires_grad_(True)
         fresh = self.albedo.neutral_parameters(batch)
-        initial = {"rotation": torch.zeros(batch, 3), "expression": torch.zeros(batch, len(model.expression_names)),
+        initial = {"rotation": torch.zeros(batch, 3), "expression": torch.zeros(batch, self.terms.n_expression),
                    "light": default_light(batch), "colours": fresh["colours"], "coefficients": fresh["coefficients"]}
         if start is not None:
             initial = {name: getattr(start, name).clone() for name in initial}
@@ -228,12 +203,12 @@ class PhotoFitter:
                 total.backward()
                 optimiser.step()
                 with torch.no_grad():
-                    expression.clamp_(0, 1)
+                    self.terms.bound(expression)
         identity = identity_parameter.detach().expand(batch, -1)
         with torch.no_grad():
-            vertices = self._posed(identity, expression, rotation)
-            projected = self._landmarks_68(model.surface_landmarks(vertices, "ibug"),
-                                           vertices[:, self.jaw_contour.candidates], log_scale.exp(), offset)
+            vertices = self.terms.posed(identity, expression, rotation)
+            _, ibug3d, jaw3d = self.terms.points_on(vertices)
+            projected = self._landmarks_68(ibug3d, jaw3d, log_scale.exp(), offset)
         return FitResult(identity, expression.detach(), rotation.detach(), log_scale.exp().detach(),
                          offset.detach(), light.detach(), colours.detach(), coefficients.detach(), vertices,
                          projected, {k: v.detach() for k, v in losses.items()})
@@ -246,36 +221,35 @@ class PhotoFitter:
         outline = self.jaw_contour.silhouette(self._project(jaw3d, scale, offset), points[:, JAW], points.mean(1))
         return torch.cat([outline, points[:, len(JAW):]], 1)
 
-    def _posed(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
-        zeros = torch.zeros(identity.shape[0], 3)
-        return self.model(identity, expression, rotation, zeros).vertices
-
     def _losses(self, stage: str, targets: FitTargets, eye: torch.Tensor, photo: torch.Tensor, mask: torch.Tensor,
                 scale: torch.Tensor, offset: torch.Tensor, rotation: torch.Tensor, identity: torch.Tensor,
                 expression: torch.Tensor, light: torch.Tensor, colours: torch.Tensor, coefficients: torch.Tensor,
                 previous: FitResult | None) -> dict[str, torch.Tensor]:
-        weights, size, model = self.config.weights, self.config.crop_size, self.model
+        weights, size = self.config.weights, self.config.crop_size
         if stage == "appearance":  # the render needs every vertex
-            vertices = self._posed(identity, expression, rotation)
-            dense3d, ibug3d = model.surface_landmarks(vertices, "dense"), model.surface_landmarks(vertices, "ibug")
-            jaw3d = vertices[:, self.jaw_contour.candidates]
+            vertices = self.terms.posed(identity, expression, rotation)
+            dense3d, ibug3d, jaw3d = self.terms.points_on(vertices)
         else:
-            dense3d, ibug3d, jaw3d = self.landmark_vertices(identity, expression, rotation)
-        dense = self._project(dense3d, scale, offset) / size
+            dense3d, ibug3d, jaw3d = self.terms.landmark_points(identity, expression, rotation)
+        losses = {}
+        if dense3d is not None:  # a model without MediaPipe's embedding (FLAME) fits the 68 points only
+            dense = self._project(dense3d, scale, offset) / size
+            dense_target = targets.dense / size
+            losses["dense"] = weights.dense * landmark_loss(dense, dense_target, scale=eye)
         ibug = self._landmarks_68(ibug3d, jaw3d, scale, offset) / size
-        dense_target, ibug_target = targets.dense / size, targets.landmarks_68 / size
+        ibug_target = targets.landmarks_68 / size
         inner = torch.ones(68)
         inner[JAW] = 0
-        losses = {"dense": weights.dense * landmark_loss(dense, dense_target, scale=eye),
-                  "ibug": weights.ibug * landmark_loss(ibug, ibug_target, inner, scale=eye)}
+        losses["ibug"] = weights.ibug * landmark_loss(ibug, ibug_target, inner, scale=eye)
         if stage == "pose":
             return losses
         losses["contour"] = weights.contour * landmark_loss(ibug[:, JAW], ibug_target[:, JAW], scale=eye)
-        losses["closure"] = weights.closure * (
-            closure_loss(dense, dense_target, self.closure_pairs["dense"], scale=eye)
-            + closure_loss(ibug, ibug_target, self.closure_pairs["ibug"], scale=eye))
+        closure = closure_loss(ibug, ibug_target, self.closure_pairs["ibug"], scale=eye)
+        if dense3d is not None:
+            closure = closure_loss(dense, dense_target, self.closure_pairs["dense"], scale=eye) + closure
+        losses["closure"] = weights.closure * closure
         losses["identity"] = weights.identity * gaussian_prior(identity) * identity.shape[1]
-        losses["expression"] = weights.expression * sparsity_prior(expression) * expression.shape[1]
+        losses["expression"] = weights.expression * self.terms.expression_prior(expression)
         if previous is not None:
             losses["temporal"] = (weights.temporal_expression * (expression - previous.expression).pow(2).sum(-1)
                                   + weights.temporal_rotation * (rotation - previous.rotation).pow(2).sum(-1))

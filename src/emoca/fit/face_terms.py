@@ -1,0 +1,181 @@
+"""What the photo fitter needs from each face model, one class per model.
+
+The fitter optimises one expression vector per face; its meaning, bounds and prior depend on the model:
+
+* ICT (`ICTTerms`): the 53 blendshape weights, kept in [0, 1], with an L1 (sparsity) prior.
+* FLAME (`FLAMETerms`): the PCA expression coefficients (unit Gaussian prior, kept within
+  +-`FLAMETerms.COEFFICIENT_LIMIT` standard deviations) followed by the jaw joint's axis-angle rotation
+  (3 values, radians; +x opens the mouth). FLAME opens the mouth with the jaw joint, not with an
+  expression shape, so the jaw is fitted with the expression and kept in a box of plausible motion
+  (`JAW_LOW`..`JAW_HIGH`: opening 0 to 0.6 rad, sideways and twist within 0.15 rad).
+
+Both give the posed mesh, the landmark points the losses read, the unposed mesh that is exported and
+the expression fields of `params.json`.
+"""
+
+from abc import ABC, abstractmethod
+
+import torch
+
+from emoca.facemodel.base import FaceModel
+from emoca.facemodel.flame import FLAMEFaceModel
+from emoca.facemodel.geometry import rigid_transform
+from emoca.facemodel.ict import ICTFaceModel
+from emoca.losses.priors import gaussian_prior, sparsity_prior
+
+LandmarkPoints = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]
+
+
+class FaceTerms(ABC):
+    """The model-specific part of fitting; subclasses fill `name` and the abstract methods.
+
+    Shapes (B = batch): identity (B, model.n_identity); expression (B, n_expression); rotation (B, 3)
+    axis-angle radians about the model origin. Vertices are in the model's units, model axes.
+    """
+
+    name: str
+    model: FaceModel
+    jaw_candidates: torch.Tensor  # (C,) vertex ids the jawline silhouette is chosen from
+
+    @property
+    @abstractmethod
+    def n_expression(self) -> int:
+        """Length of the fitted expression vector."""
+
+    @abstractmethod
+    def bound(self, expression: torch.Tensor) -> None:
+        """Project (B, n_expression) onto the allowed range, in place (after every optimiser step)."""
+
+    @abstractmethod
+    def expression_prior(self, expression: torch.Tensor) -> torch.Tensor:
+        """(B,) prior energy of the expression vector (summed over its entries)."""
+
+    @abstractmethod
+    def posed(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+        """(B, V, 3) every vertex of the render mesh, rotated (no translation)."""
+
+    def unposed(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        """(B, V, 3) the face with its expression and no head rotation (what `mesh.obj` holds)."""
+        return self.posed(identity, expression, identity.new_zeros(identity.shape[0], 3))
+
+    def landmark_points(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor
+                        ) -> LandmarkPoints:
+        """Posed (B, 478, 3) dense landmarks (None when the model has no dense embedding), (B, 68, 3)
+        iBUG landmarks and (B, C, 3) `jaw_candidates` vertices."""
+        return self.points_on(self.posed(identity, expression, rotation))
+
+    def points_on(self, vertices: torch.Tensor) -> LandmarkPoints:
+        """The same points read from already posed (B, V, 3) vertices."""
+        dense = self.model.surface_landmarks(vertices, "dense") if "dense" in self.model.embedded else None
+        return dense, self.model.surface_landmarks(vertices, "ibug"), vertices[:, self.jaw_candidates]
+
+    @abstractmethod
+    def expression_fields(self, expression: torch.Tensor) -> dict:
+        """(n_expression,) one face's vector -> the expression fields of its `params.json` entry."""
+
+
+class ICTTerms(FaceTerms):
+    """ICT-FaceKit: 53 blendshape weights in [0, 1]. Landmark-only steps read a few hundred vertices."""
+
+    name = "ict"
+
+    def __init__(self, model: ICTFaceModel, jaw_candidates: torch.Tensor) -> None:
+        self.model, self.jaw_candidates = model, jaw_candidates
+        self._landmark_vertices = _LandmarkVertices(model, jaw_candidates)
+
+    @property
+    def n_expression(self) -> int:
+        return len(self.model.expression_names)
+
+    def bound(self, expression: torch.Tensor) -> None:
+        expression.clamp_(0, 1)
+
+    def expression_prior(self, expression: torch.Tensor) -> torch.Tensor:
+        return sparsity_prior(expression) * expression.shape[1]
+
+    def posed(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+        return self.model(identity, expression, rotation, torch.zeros_like(rotation)).vertices
+
+    def unposed(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        return self.model.shape(identity, expression)
+
+    def landmark_points(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor
+                        ) -> LandmarkPoints:
+        return self._landmark_vertices(identity, expression, rotation)
+
+    def expression_fields(self, expression: torch.Tensor) -> dict:
+        return {"expression": dict(zip(self.model.expression_names, expression.tolist(), strict=True))}
+
+
+class _LandmarkVertices:
+    """The few ICT vertices the landmark losses read (embedded landmark corners, jaw candidates), with
+    their own slices of the model's bases: landmark-only steps skip the other ~13,000 vertices."""
+
+    def __init__(self, model: ICTFaceModel, jaw_candidates: torch.Tensor) -> None:
+        needed = torch.unique(torch.cat([model.dense_corners.reshape(-1), model.ibug_corners.reshape(-1),
+                                         jaw_candidates]))
+        remap = torch.full((model.n_vertices,), -1, dtype=torch.long)
+        remap[needed] = torch.arange(len(needed))
+        self.template = model.template[needed]
+        self.identity_basis = model.identity_basis[:, needed]
+        self.expression_basis = model.expression_basis[:, needed]
+        self.dense_corners, self.dense_barycentric = remap[model.dense_corners], model.dense_barycentric
+        self.ibug_corners, self.ibug_barycentric = remap[model.ibug_corners], model.ibug_barycentric
+        self.jaw = remap[jaw_candidates]
+
+    def __call__(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> LandmarkPoints:
+        vertices = (self.template + torch.einsum("bk,kvc->bvc", identity, self.identity_basis)
+                    + torch.einsum("bk,kvc->bvc", expression, self.expression_basis))
+        vertices = rigid_transform(vertices, rotation, torch.zeros_like(rotation))
+        dense = torch.einsum("bnkc,nk->bnc", vertices[:, self.dense_corners], self.dense_barycentric)
+        ibug = torch.einsum("bnkc,nk->bnc", vertices[:, self.ibug_corners], self.ibug_barycentric)
+        return dense, ibug, vertices[:, self.jaw]
+
+
+class FLAMETerms(FaceTerms):
+    """FLAME: expression coefficients, then the jaw rotation (see the module docstring)."""
+
+    name = "flame"
+    COEFFICIENT_LIMIT = 4.0
+    JAW_LOW = (0.0, -0.15, -0.15)
+    JAW_HIGH = (0.6, 0.15, 0.15)
+
+    def __init__(self, model: FLAMEFaceModel, jaw_candidates: torch.Tensor) -> None:
+        self.model, self.jaw_candidates = model, jaw_candidates
+        n = len(model.expression_names)
+        limit = self.COEFFICIENT_LIMIT
+        self._low = torch.tensor([-limit] * n + list(self.JAW_LOW))
+        self._high = torch.tensor([limit] * n + list(self.JAW_HIGH))
+
+    @property
+    def n_expression(self) -> int:
+        return len(self.model.expression_names) + 3
+
+    def _split(self, expression: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return expression[:, :-3], expression[:, -3:]
+
+    def bound(self, expression: torch.Tensor) -> None:
+        torch.maximum(expression, self._low.to(expression), out=expression)
+        torch.minimum(expression, self._high.to(expression), out=expression)
+
+    def expression_prior(self, expression: torch.Tensor) -> torch.Tensor:
+        coefficients, _ = self._split(expression)
+        return gaussian_prior(coefficients) * coefficients.shape[1]
+
+    def posed(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+        coefficients, jaw = self._split(expression)
+        return self.model(identity, coefficients, rotation, torch.zeros_like(rotation), jaw=jaw).vertices
+
+    def expression_fields(self, expression: torch.Tensor) -> dict:
+        coefficients, jaw = expression[:-3], expression[-3:]
+        return {"expression": dict(zip(self.model.expression_names, coefficients.tolist(), strict=True)),
+                "jaw": {"rotation": jaw.tolist(), "convention": "axis-angle, radians, about FLAME's jaw joint"}}
+
+
+def face_terms(model: FaceModel, jaw_candidates: torch.Tensor) -> FaceTerms:
+    """The terms for `model` (ICT or FLAME); `jaw_candidates` (C,) from `emoca.fit.jaw_contour`."""
+    if isinstance(model, FLAMEFaceModel):
+        return FLAMETerms(model, jaw_candidates)
+    if isinstance(model, ICTFaceModel):
+        return ICTTerms(model, jaw_candidates)
+    raise TypeError(f"no fitting terms for {type(model).__name__}")
