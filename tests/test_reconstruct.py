@@ -21,7 +21,7 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     assert {p.name for p in folder.iterdir()} == {"params.json", "mesh.obj", "render.png", "overlay.png"}
     params = json.loads((folder / "params.json").read_text())
     face = params["faces"][0]
-    assert params["schema_version"] == 1 and face["model"] == "ict" and face["emotion"] is None
+    assert params["schema_version"] == 2 and face["model"] == "ict" and face["emotion"] is None
     assert len(face["identity"]) == 100 and len(face["expression"]) == 53
     assert all(0 <= w <= 1 for w in face["expression"].values())
     assert face["expression"]["mouthSmile_L"] + face["expression"]["mouthSmile_R"] > 0.2

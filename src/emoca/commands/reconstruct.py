@@ -16,8 +16,10 @@ from emoca.detect.affine import apply_affine, invert_affine
 from emoca.detect.crops import CropConfig, crop_faces
 from emoca.detect.pipeline import FaceLandmarker, FaceLandmarks
 from emoca.errors import InputError
+from emoca.facemodel.base import FaceModel
+from emoca.facemodel.face_regions import REGIONS
+from emoca.facemodel.flame import FLAMEConfig, FLAMEFaceModel
 from emoca.facemodel.ict import ICTFaceModel
-from emoca.fit.albedo import REGIONS
 from emoca.fit.image_space import screen_in_image
 from emoca.fit.photo import FitResult, FitTargets, PhotoFitter
 from emoca.fit.video import VideoFitter
@@ -41,12 +43,30 @@ def fit_targets(image: np.ndarray, faces: list[FaceLandmarks], crop: CropConfig)
     return targets, crops.to_input
 
 
-class Reconstructor:
-    """Detect, fit and write the outputs of one photo at a time."""
+def load_face_model(name: str, flame: str | None) -> FaceModel:
+    """The face model to fit: "ict" (shipped), or "flame" from the user's `generic_model.pkl` with a
+    68-point landmark embedding beside it.
 
-    def __init__(self) -> None:
+    Raises:
+        InputError: FLAME without a file, or a file that is not a FLAME model / has no embedding.
+    """
+    if name == "ict":
+        return ICTFaceModel()
+    if flame is None:
+        raise InputError("--flame", "--model flame needs your FLAME generic_model.pkl (FLAME is never shipped)")
+    model = FLAMEFaceModel(FLAMEConfig(path=flame))
+    if "ibug" not in model.embedded:
+        raise InputError(flame, "no 68-point landmark embedding beside the model: put DECA's "
+                                "landmark_embedding.npy next to it")
+    return model
+
+
+class Reconstructor:
+    """Detect, fit and write the outputs of one photo at a time (ICT unless another model is given)."""
+
+    def __init__(self, model: FaceModel | None = None) -> None:
         self.landmarker = FaceLandmarker()
-        self.model = ICTFaceModel()
+        self.model = model or ICTFaceModel()
         self.fitter = PhotoFitter(self.model)
         self.crop = CropConfig(size=self.fitter.config.crop_size)
         self._image_renderer: Renderer | None = None
@@ -63,7 +83,7 @@ class Reconstructor:
         result = self.fitter.fit(targets)
         fitted = time.perf_counter()
         folder.mkdir(parents=True, exist_ok=True)
-        shapes = self.model.shape(result.identity, result.expression).numpy()
+        shapes = self.fitter.terms.unposed(result.identity, result.expression).numpy()
         for i, vertices in enumerate(shapes):
             self._write_mesh(folder / ("mesh.obj" if i == 0 else f"mesh_{i}.obj"), vertices)
         render, geometry, covered = self._render(image, result, to_input, colour=True)
@@ -102,16 +122,17 @@ class Reconstructor:
                                         "faces": faces}) + "\n")
                 written += 1
         if identity is not None:
-            neutral = self.model.shape(identity, torch.zeros(1, len(self.model.expression_names)))[0]
+            neutral = self.fitter.terms.unposed(identity, torch.zeros(1, self.fitter.terms.n_expression))[0]
             self._write_mesh(folder / "mesh.obj", neutral.numpy())
         if reader.error:
             raise InputError(path, f"{reader.error}; wrote the {written} decoded frames")
         return written
 
     def _write_mesh(self, path: Path, vertices: np.ndarray) -> None:
-        """(V, 3) unposed vertices (cm) as OBJ with the model's UVs."""
+        """(V, 3) unposed vertices (model units) as OBJ, with the model's UVs when it has them."""
         model = self.model
-        write_obj(path, vertices, model.triangles.numpy(), model.units, model.uv.numpy(), model.triangles_uv.numpy())
+        uv = (model.uv.numpy(), model.triangles_uv.numpy()) if model.uv is not None else (None, None)
+        write_obj(path, vertices, model.triangles.numpy(), model.units, *uv)
 
     def _renderer(self, height: int, width: int) -> Renderer:
         """A renderer at the photo's size, kept while sizes repeat (every frame of a video)."""
@@ -145,25 +166,24 @@ class Reconstructor:
 
     def _record(self, index: int, face: FaceLandmarks, result: FitResult, to_input: np.ndarray,
                 timings: dict[str, float]) -> dict:
-        names = self.model.expression_names
-        albedo = {"type": "regions+uv_cosine", "regions": {name: result.colours[index, r].tolist()
-                                                          for r, name in enumerate(REGIONS)},
-                  "uv_coefficients": result.coefficients[index].tolist()}
+        albedo_model, terms = self.fitter.albedo, self.fitter.terms
+        albedo = {"type": f"regions+{albedo_model.basis_name}_cosine",
+                  "regions": {name: result.colours[index, r].tolist() for r, name in enumerate(REGIONS)},
+                  f"{albedo_model.basis_name}_coefficients": result.coefficients[index].tolist()}
         landmarks = apply_affine(to_input, result.landmarks_68[index].numpy())
-        return face_record(index, face.box, face.score, face.detector, "ict", result.identity[index].numpy(),
-                           dict(zip(names, result.expression[index].tolist(), strict=True)),
+        return face_record(index, face.box, face.score, face.detector, terms.name, result.identity[index].numpy(),
                            result.rotation[index].numpy(), float(result.scale[index]), result.offset[index].numpy(),
-                           self.crop.size, to_input, result.light[index].numpy(), albedo, landmarks, timings)
+                           self.crop.size, to_input, result.light[index].numpy(), albedo, landmarks, timings,
+                           **terms.expression_fields(result.expression[index]))
 
 
 def run_reconstruct(inputs: list[str], out: Path, as_json: bool, overwrite: bool, model_name: str,
                     flame: str | None) -> int:
     """Reconstruct every input photo into `out`/NAME/; returns the exit status."""
-    if model_name == "flame":
-        raise InputError(flame, "fitting FLAME is not available yet in this version; use --model ict")
+    model = load_face_model(model_name, flame)
     ensure_writable_folder(out)
     report = BatchReport(as_json)
-    reconstructor = Reconstructor()
+    reconstructor = Reconstructor(model)
     used: set[str] = set()
     for path in iterate_images(inputs, report, IMAGE_SUFFIXES | VIDEO_SUFFIXES):
         folder = out / unique_name(path.stem, used)

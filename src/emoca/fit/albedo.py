@@ -63,7 +63,7 @@ class AlbedoModel(nn.Module):
         regions = appearance_regions(model)
         self.register_buffer("membership", regions.float())  # (V, 4)
         has_uv = getattr(model, "uv", None) is not None
-        self.basis_type = "regions+uv_cosine" if has_uv else "regions+frontal_cosine"
+        self.basis_name = "uv" if has_uv else "frontal"  # what the cosine basis runs over
         uv = vertex_uv(model) if has_uv else frontal_coordinates(model)
         k = torch.arange(self.config.frequencies, dtype=torch.float32)
         basis = (torch.cos(np.pi * uv[:, 0:1, None] * k[None, :, None])

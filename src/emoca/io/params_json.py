@@ -7,7 +7,7 @@ import numpy as np
 
 from emoca.io.atomic import write_text_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis
 
 
 def _rounded(values, digits: int = 5) -> list:
@@ -15,11 +15,12 @@ def _rounded(values, digits: int = 5) -> list:
 
 
 def face_record(face_index: int, bbox: np.ndarray, score: float, detector: str, model: str,
-                identity: np.ndarray, expression: dict[str, float], rotation: np.ndarray, scale: float,
-                offset: np.ndarray, crop_size: int, to_input: np.ndarray, light: np.ndarray, albedo: dict,
-                landmarks_68: np.ndarray, timings_ms: dict[str, float]) -> dict:
-    """One face's entry of `faces` (input-image pixels, 0 at the top-left pixel's centre)."""
-    return {
+                identity: np.ndarray, rotation: np.ndarray, scale: float, offset: np.ndarray, crop_size: int,
+                to_input: np.ndarray, light: np.ndarray, albedo: dict, landmarks_68: np.ndarray,
+                timings_ms: dict[str, float], expression: dict[str, float], jaw: dict | None = None) -> dict:
+    """One face's entry of `faces` (input-image pixels, 0 at the top-left pixel's centre). `jaw` (models
+    with a jaw joint): {"rotation": 3 floats, "convention": text}."""
+    record = {
         "face_index": face_index, "bbox": _rounded(bbox, 2), "score": round(float(score), 4), "detector": detector,
         "model": model, "identity": _rounded(identity),
         "expression": {name: round(float(w), 5) for name, w in expression.items()},
@@ -33,6 +34,9 @@ def face_record(face_index: int, bbox: np.ndarray, score: float, detector: str, 
         "albedo": albedo, "landmarks_68": _rounded(landmarks_68, 2), "emotion": None,
         "timings_ms": {k: round(float(v), 1) for k, v in timings_ms.items()},
     }
+    if jaw is not None:
+        record["jaw"] = {"rotation": _rounded(jaw["rotation"]), "convention": jaw["convention"]}
+    return record
 
 
 def write_params(path: Path, image: Path, width: int, height: int, faces: list[dict]) -> None:
