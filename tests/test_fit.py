@@ -1,6 +1,7 @@
 """Photo fitting: a rendered face with a known expression is recovered from its detected landmarks."""
 
 import numpy as np
+import pytest
 import torch
 
 from emoca.datasets.helen import nme
@@ -69,3 +70,24 @@ def test_jaw_points_slide_onto_the_silhouette_of_a_turned_head(ict_model):
     # x) of the embedded points, which rotated towards the middle, on the path's outermost vertices.
     assert (outline[1, :5, 0] < embedded[1, :5, 0] - 0.3).all()
     assert (outline[1, :5, 0] <= candidates[1, contour.paths[:5].any(0), 0].min() + 1e-4).any()
+
+
+@pytest.mark.gpu
+def test_fit_on_cuda_agrees_with_the_cpu():
+    from emoca.facemodel.ict import ICTFaceModel
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    model = ICTFaceModel()  # the fitter moves its model: not the shared fixture
+    face = model(**model.neutral_parameters(1)).vertices
+    screen = weak_perspective(face, torch.tensor([5.0]), torch.zeros(1, 2), (224, 224))
+    renderer = Renderer(model.triangles, config=RendererConfig(image_size=(224, 224)))
+    image = renderer(face, screen, torch.full((1, model.n_vertices, 3), 0.6), default_light(1)).image
+    pixels = lambda p: weak_perspective(p, torch.tensor([5.0]), torch.zeros(1, 2), (224, 224))[..., :2] - 0.5  # noqa: E731
+    targets = FitTargets(image, pixels(model.surface_landmarks(face, "ibug")),
+                         pixels(model.surface_landmarks(face, "dense")))
+    steps = (10, 20, 5)
+    on_cpu = PhotoFitter(ICTFaceModel()).fit(targets, steps=steps)
+    on_cuda = PhotoFitter(model, FitConfig(device="cuda")).fit(targets, steps=steps)
+    assert on_cuda.vertices.device.type == "cpu"  # results come back to the CPU
+    assert (on_cuda.landmarks_68 - on_cpu.landmarks_68).norm(dim=-1).max() < 0.5  # pixels

@@ -92,3 +92,12 @@ def test_video_frames_without_a_face_are_empty_and_the_face_is_found_again(tmp_p
     eye = np.linalg.norm(np.subtract(before["landmarks_68"][36], before["landmarks_68"][45]))
     moved = np.linalg.norm(np.subtract(after["landmarks_68"], before["landmarks_68"]), axis=1).mean()
     assert moved < 0.2 * eye  # a full fit where the face came back, close to where it was
+
+
+def test_a_device_that_is_not_here_is_a_one_line_error_before_any_work(tmp_path, run_emoca):
+    import torch
+
+    for device in ["tpu", "nonsense!"] + ([] if torch.cuda.is_available() else ["cuda"]):
+        result = run_emoca("reconstruct", PHOTO, "--out", tmp_path / "out", "--device", device)
+        assert result.returncode == 1 and "--device" in result.stderr and "Traceback" not in result.stderr
+        assert not (tmp_path / "out").exists()

@@ -33,7 +33,7 @@ def _emotion(args: argparse.Namespace) -> int:
 def _reconstruct(args: argparse.Namespace) -> int:
     from emoca.commands.reconstruct import run_reconstruct
 
-    return run_reconstruct(args.inputs, Path(args.out), args.json, args.overwrite, args.model, args.flame)
+    return run_reconstruct(args.inputs, Path(args.out), args.json, args.overwrite, args.model, args.flame, args.device)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--overwrite", action="store_true", help="redo photos whose params.json exists")
     reconstruct.add_argument("--model", choices=("ict", "flame"), default="ict", help="face model (default ict)")
     reconstruct.add_argument("--flame", default=None, help="your FLAME generic_model.pkl (with --model flame)")
+    reconstruct.add_argument("--device", default="cpu", help="where the fit runs: cpu (default) or cuda[:N]")
     reconstruct.set_defaults(run=_reconstruct)
     return parser
 

@@ -21,7 +21,7 @@ from emoca.facemodel.face_regions import REGIONS
 from emoca.facemodel.flame import FLAMEConfig, FLAMEFaceModel
 from emoca.facemodel.ict import ICTFaceModel
 from emoca.fit.image_space import screen_in_image
-from emoca.fit.photo import FitResult, FitTargets, PhotoFitter
+from emoca.fit.photo import FitConfig, FitResult, FitTargets, PhotoFitter
 from emoca.fit.video import VideoFitter
 from emoca.io.atomic import atomic_path, ensure_writable_folder
 from emoca.io.image_output import save_image
@@ -61,13 +61,31 @@ def load_face_model(name: str, flame: str | None) -> FaceModel:
     return model
 
 
-class Reconstructor:
-    """Detect, fit and write the outputs of one photo at a time (ICT unless another model is given)."""
+def check_device(device: str) -> str:
+    """`device` if torch can use it here ("cpu", "cuda", "cuda:N").
 
-    def __init__(self, model: FaceModel | None = None) -> None:
+    Raises:
+        InputError: not a device name, or CUDA asked for where torch sees no CUDA device.
+    """
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as error:
+        raise InputError("--device", f"not a device: {error}") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device", f"{device} asked for, but torch sees no CUDA device here; use --device cpu")
+    if kind not in ("cpu", "cuda"):
+        raise InputError("--device", f"{device}: only cpu and cuda are supported")
+    return device
+
+
+class Reconstructor:
+    """Detect, fit and write the outputs of one photo at a time (ICT unless another model is given).
+    Fitting runs on `device`; detection and the output images stay on the CPU."""
+
+    def __init__(self, model: FaceModel | None = None, device: str = "cpu") -> None:
         self.landmarker = FaceLandmarker()
         self.model = model or ICTFaceModel()
-        self.fitter = PhotoFitter(self.model)
+        self.fitter = PhotoFitter(self.model, FitConfig(device=device))
         self.crop = CropConfig(size=self.fitter.config.crop_size)
         self._image_renderer: Renderer | None = None
 
@@ -83,7 +101,7 @@ class Reconstructor:
         result = self.fitter.fit(targets)
         fitted = time.perf_counter()
         folder.mkdir(parents=True, exist_ok=True)
-        shapes = self.fitter.terms.unposed(result.identity, result.expression).numpy()
+        shapes = self._unposed(result.identity, result.expression)
         for i, vertices in enumerate(shapes):
             self._write_mesh(folder / ("mesh.obj" if i == 0 else f"mesh_{i}.obj"), vertices)
         render, geometry, covered = self._render(image, result, to_input, colour=True)
@@ -122,22 +140,29 @@ class Reconstructor:
                                         "faces": faces}) + "\n")
                 written += 1
         if identity is not None:
-            neutral = self.fitter.terms.unposed(identity, torch.zeros(1, self.fitter.terms.n_expression))[0]
-            self._write_mesh(folder / "mesh.obj", neutral.numpy())
+            neutral = self._unposed(identity, torch.zeros(1, self.fitter.terms.n_expression))[0]
+            self._write_mesh(folder / "mesh.obj", neutral)
         if reader.error:
             raise InputError(path, f"{reader.error}; wrote the {written} decoded frames")
         return written
 
+    def _unposed(self, identity: torch.Tensor, expression: torch.Tensor) -> np.ndarray:
+        """(B, V, 3) the faces without head rotation, model units (computed on the fit's device)."""
+        device = self.fitter.device
+        with torch.no_grad():
+            return self.fitter.terms.unposed(identity.to(device), expression.to(device)).cpu().numpy()
+
     def _write_mesh(self, path: Path, vertices: np.ndarray) -> None:
         """(V, 3) unposed vertices (model units) as OBJ, with the model's UVs when it has them."""
         model = self.model
-        uv = (model.uv.numpy(), model.triangles_uv.numpy()) if model.uv is not None else (None, None)
-        write_obj(path, vertices, model.triangles.numpy(), model.units, *uv)
+        uv = (model.uv.cpu().numpy(), model.triangles_uv.cpu().numpy()) if model.uv is not None else (None, None)
+        write_obj(path, vertices, model.triangles.cpu().numpy(), model.units, *uv)
 
     def _renderer(self, height: int, width: int) -> Renderer:
         """A renderer at the photo's size, kept while sizes repeat (every frame of a video)."""
         if self._image_renderer is None or self._image_renderer.config.image_size != (height, width):
-            self._image_renderer = Renderer(self.model.triangles, config=RendererConfig(image_size=(height, width)))
+            self._image_renderer = Renderer(self.model.triangles.cpu(),
+                                            config=RendererConfig(image_size=(height, width)))
         return self._image_renderer
 
     def _render(self, image: np.ndarray, result: FitResult, to_input: np.ndarray, colour: bool
@@ -148,7 +173,9 @@ class Reconstructor:
         renderer = self._renderer(height, width)
         with torch.no_grad():
             screen = screen_in_image(result.vertices, result.scale, result.offset, self.crop.size, to_input)
-            albedo = self.fitter.albedo(result.colours, result.coefficients) if colour else None
+            device = self.fitter.device
+            albedo = (self.fitter.albedo(result.colours.to(device), result.coefficients.to(device)).cpu()
+                      if colour else None)
             colours = np.zeros((height, width, 3), np.float32)
             grey = np.zeros_like(colours)
             covered = np.zeros((height, width, 1), bool)
@@ -178,12 +205,13 @@ class Reconstructor:
 
 
 def run_reconstruct(inputs: list[str], out: Path, as_json: bool, overwrite: bool, model_name: str,
-                    flame: str | None) -> int:
+                    flame: str | None, device: str = "cpu") -> int:
     """Reconstruct every input photo into `out`/NAME/; returns the exit status."""
+    check_device(device)
     model = load_face_model(model_name, flame)
     ensure_writable_folder(out)
     report = BatchReport(as_json)
-    reconstructor = Reconstructor(model)
+    reconstructor = Reconstructor(model, device)
     used: set[str] = set()
     for path in iterate_images(inputs, report, IMAGE_SUFFIXES | VIDEO_SUFFIXES):
         folder = out / unique_name(path.stem, used)

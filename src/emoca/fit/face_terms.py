@@ -26,6 +26,13 @@ from emoca.losses.priors import gaussian_prior, sparsity_prior
 LandmarkPoints = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]
 
 
+def _move_tensors(holder: object, device: torch.device) -> None:
+    """Replace every tensor attribute of `holder` by its copy on `device`."""
+    for name, value in list(vars(holder).items()):
+        if isinstance(value, torch.Tensor):
+            setattr(holder, name, value.to(device))
+
+
 class FaceTerms(ABC):
     """The model-specific part of fitting; subclasses fill `name` and the abstract methods.
 
@@ -72,6 +79,13 @@ class FaceTerms(ABC):
     @abstractmethod
     def expression_fields(self, expression: torch.Tensor) -> dict:
         """(n_expression,) one face's vector -> the expression fields of its `params.json` entry."""
+
+    def to(self, device: torch.device) -> "FaceTerms":
+        """Move this object's own tensors to `device` (in place; the model moves separately); returns self."""
+        _move_tensors(self, device)
+        if isinstance(getattr(self, "_landmark_vertices", None), _LandmarkVertices):
+            _move_tensors(self._landmark_vertices, device)
+        return self
 
 
 class ICTTerms(FaceTerms):
@@ -155,8 +169,8 @@ class FLAMETerms(FaceTerms):
         return expression[:, :-3], expression[:, -3:]
 
     def bound(self, expression: torch.Tensor) -> None:
-        torch.maximum(expression, self._low.to(expression), out=expression)
-        torch.minimum(expression, self._high.to(expression), out=expression)
+        torch.maximum(expression, self._low, out=expression)
+        torch.minimum(expression, self._high, out=expression)
 
     def expression_prior(self, expression: torch.Tensor) -> torch.Tensor:
         coefficients, _ = self._split(expression)

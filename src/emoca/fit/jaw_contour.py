@@ -60,6 +60,11 @@ class JawContour:
         if not self.paths.any(1).all():
             raise ValueError(f"jaw points {torch.nonzero(~self.paths.any(1)).squeeze(1).tolist()} have no path")
 
+    def to(self, device: torch.device) -> "JawContour":
+        """Move the candidate ids and paths to `device` (in place); returns self."""
+        self.candidates, self.paths = self.candidates.to(device), self.paths.to(device)
+        return self
+
     def silhouette(self, candidates: torch.Tensor, jaw: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
         """The 17 jaw points on the projected silhouette.
 

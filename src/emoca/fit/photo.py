@@ -60,8 +60,10 @@ class LossWeights:
 
 @dataclass
 class FitConfig:
-    """Steps and learning rates of the three stages; crop and render sizes in pixels."""
+    """Steps and learning rates of the three stages; crop and render sizes in pixels; the torch device
+    the fit runs on ("cpu", "cuda", "cuda:1", ...)."""
 
+    device: str = "cpu"
     crop_size: int = 224
     render_size: int = 112
     pose_steps: int = 30
@@ -88,7 +90,8 @@ class FitTargets:
 
 @dataclass
 class FitResult:
-    """Fitted parameters (batch-first) and the posed mesh. expression: (B, E) the model's expression
+    """Fitted parameters (batch-first, CPU tensors whatever the fit's device) and the posed mesh.
+    expression: (B, E) the model's expression
     vector (`emoca.fit.face_terms`). camera: scale (B,), offset (B, 2) of the weak perspective on the
     crop. vertices: (B, V, 3) posed, model units. landmarks_68: (B, 68, 2) projected model landmarks in
     crop pixels. losses: final per-face loss terms."""
@@ -114,16 +117,22 @@ def oval_mask(dense: np.ndarray, size: int) -> np.ndarray:
 
 
 class PhotoFitter:
-    """Fits a `FaceModel`'s parameters to `FitTargets`; see the module docstring."""
+    """Fits a `FaceModel`'s parameters to `FitTargets`; see the module docstring.
+
+    The parts are built from `model` on the CPU, then `model` and they move to `config.device` (the
+    model is moved in place, as `nn.Module.to` does)."""
 
     def __init__(self, model: FaceModel, config: FitConfig | None = None) -> None:
-        self.model = model
+        self.model = model.cpu()
         self.config = config or FitConfig()
+        self.device = torch.device(self.config.device)
         self.albedo = AlbedoModel(model)
         size = self.config.render_size
         self.renderer = Renderer(model.triangles, config=RendererConfig(image_size=(size, size)))
         self.jaw_contour = JawContour(model)
         self.terms = face_terms(model, self.jaw_contour.candidates)
+        for part in (model, self.albedo, self.renderer, self.jaw_contour, self.terms):
+            part.to(self.device)
         self.closure_pairs = {"dense": [*MEDIAPIPE_EYE_PAIRS["right"], *MEDIAPIPE_EYE_PAIRS["left"],
                                         *MEDIAPIPE_LIP_PAIRS],
                               "ibug": [*IBUG_EYE_PAIRS["right"], *IBUG_EYE_PAIRS["left"], *IBUG_LIP_PAIRS]}
@@ -158,33 +167,36 @@ class PhotoFitter:
             shared_identity: fit one identity for the whole batch (frames of one person).
             steps: (pose, shape, appearance) step counts instead of the config's.
         """
-        config, model = self.config, self.model
+        config, model, device = self.config, self.model, self.device
+        targets = FitTargets(*(getattr(targets, name).to(device) for name in ("images", "landmarks_68", "dense")))
         batch = targets.images.shape[0]
         scale, offset = (start.scale, start.offset) if start is not None else self._initial_camera(targets)
-        log_scale = scale.log().clone().requires_grad_(True)
-        offset = offset.clone().requires_grad_(True)
+        log_scale = scale.to(device).log().clone().requires_grad_(True)
+        offset = offset.to(device).clone().requires_grad_(True)
         fresh = self.albedo.neutral_parameters(batch)
         initial = {"rotation": torch.zeros(batch, 3), "expression": torch.zeros(batch, self.terms.n_expression),
                    "light": default_light(batch), "colours": fresh["colours"], "coefficients": fresh["coefficients"]}
         if start is not None:
-            initial = {name: getattr(start, name).clone() for name in initial}
-        rotation, expression, light, colours, coefficients = (initial[name].requires_grad_(True) for name in
-                                                              ("rotation", "expression", "light", "colours",
-                                                               "coefficients"))
+            initial = {name: getattr(start, name) for name in initial}
+        rotation, expression, light, colours, coefficients = (
+            initial[name].to(device).clone().requires_grad_(True)
+            for name in ("rotation", "expression", "light", "colours", "coefficients"))
         if identity is not None:
-            identity_parameter = identity.reshape(1, -1).clone()
+            identity_parameter = identity.reshape(1, -1).to(device).clone()
         else:
-            identity_parameter = torch.zeros(1 if shared_identity else batch, model.n_identity, requires_grad=True)
+            identity_parameter = torch.zeros(1 if shared_identity else batch, model.n_identity, device=device,
+                                             requires_grad=True)
         eye = (targets.landmarks_68[:, 36] - targets.landmarks_68[:, 45]).norm(dim=-1) / config.crop_size
         render_size = config.render_size
         photo = F.interpolate(targets.images, size=(render_size, render_size), mode="bilinear", antialias=True,
                               align_corners=False)
         ratio = render_size / config.crop_size
         mask = torch.from_numpy(np.stack([oval_mask(d * ratio + (ratio - 1) / 2, render_size)
-                                          for d in targets.dense.numpy()]))[:, None]
+                                          for d in targets.dense.cpu().numpy()]))[:, None].to(device)
         shape = [expression] + ([identity_parameter] if identity_parameter.requires_grad else [])
         pose, appearance = [rotation, log_scale, offset], [light, colours, coefficients]
         refine = config.refine
+        anchor = None if start is None else (start.expression.to(device), start.rotation.to(device))
         pose_rate = config.pose_rate * (config.warm_pose if start is not None else 1.0)
         counts = steps or (config.pose_steps, config.shape_steps, config.appearance_steps)
         stages = (("pose", counts[0], [(pose, pose_rate)]),
@@ -197,7 +209,7 @@ class PhotoFitter:
             for _ in range(count):
                 losses = self._losses(stage, targets, eye, photo, mask, log_scale.exp(), offset, rotation,
                                       identity_parameter.expand(batch, -1), expression, light, colours, coefficients,
-                                      start)
+                                      anchor)
                 total = sum(losses.values()).sum()
                 optimiser.zero_grad(set_to_none=True)
                 total.backward()
@@ -209,9 +221,10 @@ class PhotoFitter:
             vertices = self.terms.posed(identity, expression, rotation)
             _, ibug3d, jaw3d = self.terms.points_on(vertices)
             projected = self._landmarks_68(ibug3d, jaw3d, log_scale.exp(), offset)
-        return FitResult(identity, expression.detach(), rotation.detach(), log_scale.exp().detach(),
-                         offset.detach(), light.detach(), colours.detach(), coefficients.detach(), vertices,
-                         projected, {k: v.detach() for k, v in losses.items()})
+        cpu = lambda tensor: tensor.detach().cpu()  # noqa: E731
+        return FitResult(cpu(identity), cpu(expression), cpu(rotation), cpu(log_scale.exp()), cpu(offset),
+                         cpu(light), cpu(colours), cpu(coefficients), cpu(vertices), cpu(projected),
+                         {k: cpu(v) for k, v in losses.items()})
 
     def _landmarks_68(self, ibug3d: torch.Tensor, jaw3d: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor
                       ) -> torch.Tensor:
@@ -224,7 +237,8 @@ class PhotoFitter:
     def _losses(self, stage: str, targets: FitTargets, eye: torch.Tensor, photo: torch.Tensor, mask: torch.Tensor,
                 scale: torch.Tensor, offset: torch.Tensor, rotation: torch.Tensor, identity: torch.Tensor,
                 expression: torch.Tensor, light: torch.Tensor, colours: torch.Tensor, coefficients: torch.Tensor,
-                previous: FitResult | None) -> dict[str, torch.Tensor]:
+                anchor: tuple[torch.Tensor, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+        """The loss terms of `stage`, each (B,); `anchor`: the warm start's (expression, rotation)."""
         weights, size = self.config.weights, self.config.crop_size
         if stage == "appearance":  # the render needs every vertex
             vertices = self.terms.posed(identity, expression, rotation)
@@ -238,7 +252,7 @@ class PhotoFitter:
             losses["dense"] = weights.dense * landmark_loss(dense, dense_target, scale=eye)
         ibug = self._landmarks_68(ibug3d, jaw3d, scale, offset) / size
         ibug_target = targets.landmarks_68 / size
-        inner = torch.ones(68)
+        inner = torch.ones(68, device=ibug.device)
         inner[JAW] = 0
         losses["ibug"] = weights.ibug * landmark_loss(ibug, ibug_target, inner, scale=eye)
         if stage == "pose":
@@ -250,9 +264,9 @@ class PhotoFitter:
         losses["closure"] = weights.closure * closure
         losses["identity"] = weights.identity * gaussian_prior(identity) * identity.shape[1]
         losses["expression"] = weights.expression * self.terms.expression_prior(expression)
-        if previous is not None:
-            losses["temporal"] = (weights.temporal_expression * (expression - previous.expression).pow(2).sum(-1)
-                                  + weights.temporal_rotation * (rotation - previous.rotation).pow(2).sum(-1))
+        if anchor is not None:
+            losses["temporal"] = (weights.temporal_expression * (expression - anchor[0]).pow(2).sum(-1)
+                                  + weights.temporal_rotation * (rotation - anchor[1]).pow(2).sum(-1))
         if stage == "shape":
             return losses
         render_size = self.config.render_size
