@@ -62,7 +62,7 @@ class AlbedoModel(nn.Module):
         self.config = config or AlbedoConfig()
         regions = appearance_regions(model)
         self.register_buffer("membership", regions.float())  # (V, 4)
-        has_uv = getattr(model, "uv", None) is not None
+        has_uv = model.uv is not None
         self.basis_name = "uv" if has_uv else "frontal"  # what the cosine basis runs over
         uv = vertex_uv(model) if has_uv else frontal_coordinates(model)
         k = torch.arange(self.config.frequencies, dtype=torch.float32)

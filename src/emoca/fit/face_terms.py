@@ -83,8 +83,6 @@ class FaceTerms(ABC):
     def to(self, device: torch.device) -> "FaceTerms":
         """Move this object's own tensors to `device` (in place; the model moves separately); returns self."""
         _move_tensors(self, device)
-        if isinstance(getattr(self, "_landmark_vertices", None), _LandmarkVertices):
-            _move_tensors(self._landmark_vertices, device)
         return self
 
 
@@ -116,6 +114,12 @@ class ICTTerms(FaceTerms):
     def landmark_points(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor
                         ) -> LandmarkPoints:
         return self._landmark_vertices(identity, expression, rotation)
+
+    def to(self, device: torch.device) -> "ICTTerms":
+        """Move the jaw candidates and the landmark-only basis slices to `device`; returns self."""
+        super().to(device)
+        _move_tensors(self._landmark_vertices, device)
+        return self
 
     def expression_fields(self, expression: torch.Tensor) -> dict:
         return {"expression": dict(zip(self.model.expression_names, expression.tolist(), strict=True))}

@@ -91,10 +91,9 @@ class FitTargets:
 @dataclass
 class FitResult:
     """Fitted parameters (batch-first, CPU tensors whatever the fit's device) and the posed mesh.
-    expression: (B, E) the model's expression
-    vector (`emoca.fit.face_terms`). camera: scale (B,), offset (B, 2) of the weak perspective on the
-    crop. vertices: (B, V, 3) posed, model units. landmarks_68: (B, 68, 2) projected model landmarks in
-    crop pixels. losses: final per-face loss terms."""
+    expression: (B, E) the model's expression vector (`emoca.fit.face_terms`). camera: scale (B,),
+    offset (B, 2) of the weak perspective on the crop. vertices: (B, V, 3) posed, model units.
+    landmarks_68: (B, 68, 2) projected model landmarks in crop pixels. losses: final per-face loss terms."""
 
     identity: torch.Tensor
     expression: torch.Tensor
