@@ -80,12 +80,12 @@ def main() -> None:
             continue
         targets, _ = fit_targets(photo, found[:1], CropConfig(size=fitter.config.crop_size))
         result = fitter.fit(targets)
-        with torch.no_grad():
-            truth = model.shape(scene["params"]["identity"], scene["params"]["expression"])[0].numpy()
-            fitted = model.shape(result.identity, result.expression)[0].numpy()
-            expression_basis = model.expression_basis.reshape(len(model.expression_names), -1)
-            true_offsets = (scene["params"]["expression"] @ expression_basis).reshape(-1, 3).numpy()
-            fitted_offsets = (result.expression @ expression_basis).reshape(-1, 3).numpy()
+        with torch.no_grad():  # expression-only displacement: the mesh minus the same identity's neutral face
+            identity, expression = scene["params"]["identity"], scene["params"]["expression"]
+            truth = model.shape(identity, expression)[0].numpy()
+            true_offsets = truth - model.shape(identity, torch.zeros_like(expression))[0].numpy()
+            fitted = model.shape(result.mesh_identity, result.expression)[0].numpy()
+            fitted_offsets = fitted - model.shape(result.identity, torch.zeros_like(expression))[0].numpy()
         aligned = rigid_align(fitted[face], truth[face])
         errors = 10 * np.linalg.norm(aligned - truth[face], axis=1)  # cm -> mm
         vertex_errors.append(errors)

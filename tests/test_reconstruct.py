@@ -21,8 +21,9 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     assert {p.name for p in folder.iterdir()} == {"params.json", "mesh.obj", "render.png", "overlay.png"}
     params = json.loads((folder / "params.json").read_text())
     face = params["faces"][0]
-    assert params["schema_version"] == 2 and face["model"] == "ict" and face["emotion"] is None
-    assert len(face["identity"]) == 100 and len(face["expression"]) == 53
+    assert params["schema_version"] == 3 and face["model"] == "ict" and face["emotion"] is None
+    assert len(face["identity"]) == 100 and len(face["mesh_identity"]) == 100 and len(face["expression"]) == 53
+    _assert_mesh_rebuilds_from_params(folder / "mesh.obj", face)
     assert all(0 <= w <= 1 for w in face["expression"].values())
     assert face["expression"]["mouthSmile_L"] + face["expression"]["mouthSmile_R"] > 0.2
     assert np.asarray(face["light"]["coefficients"]).shape == (9, 3) and len(face["landmarks_68"]) == 68
@@ -34,6 +35,20 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     again = run_emoca("reconstruct", inputs / "smile.jpg", "--out", tmp_path / "out")
     assert again.returncode == 0 and "skipped" in again.stdout
     assert (folder / "params.json").stat().st_mtime_ns == before
+
+
+def _assert_mesh_rebuilds_from_params(obj, face):
+    """ICT's own blendshapes at `mesh_identity` and `expression` give the vertices of `mesh.obj`."""
+    import torch
+
+    from emoca.facemodel.ict import ICTFaceModel
+
+    model = ICTFaceModel()
+    identity = torch.tensor([face["mesh_identity"]], dtype=torch.float32)
+    expression = torch.tensor([[face["expression"][name] for name in model.expression_names]], dtype=torch.float32)
+    rebuilt = model.shape(identity, expression)[0].numpy()
+    written = np.array([line.split()[1:] for line in obj.read_text().splitlines() if line.startswith("v ")], float)
+    assert np.abs(rebuilt - written).max() < 1e-3  # cm; params are rounded to 5 decimals
 
 
 def test_unwritable_output_fails_before_any_work(tmp_path, run_emoca):

@@ -199,7 +199,8 @@ class Reconstructor:
                   f"{albedo_model.basis_name}_coefficients": result.coefficients[index].tolist()}
         landmarks = apply_affine(to_input, result.landmarks_68[index].numpy())
         return face_record(index, face.box, face.score, face.detector, terms.name, result.identity[index].numpy(),
-                           result.rotation[index].numpy(), float(result.scale[index]), result.offset[index].numpy(),
+                           result.mesh_identity[index].numpy(), result.rotation[index].numpy(),
+                           float(result.scale[index]), result.offset[index].numpy(),
                            self.crop.size, to_input, result.light[index].numpy(), albedo, landmarks, timings,
                            **terms.expression_fields(result.expression[index]))
 

@@ -21,6 +21,7 @@ from emoca.facemodel.base import FaceModel
 from emoca.facemodel.flame import FLAMEFaceModel
 from emoca.facemodel.geometry import rigid_transform
 from emoca.facemodel.ict import ICTFaceModel
+from emoca.fit.expression_correctives import load_correctives
 from emoca.losses.priors import gaussian_prior, sparsity_prior
 
 LandmarkPoints = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]
@@ -61,6 +62,11 @@ class FaceTerms(ABC):
     def posed(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
         """(B, V, 3) every vertex of the render mesh, rotated (no translation)."""
 
+    def mesh_identity(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        """(B, K) the identity weights the model's own forward needs to give the fitted mesh (the same
+        as `identity` unless the terms add expression correctives)."""
+        return identity
+
     def unposed(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
         """(B, V, 3) the face with its expression and no head rotation (what `mesh.obj` holds)."""
         return self.posed(identity, expression, identity.new_zeros(identity.shape[0], 3))
@@ -94,6 +100,12 @@ class ICTTerms(FaceTerms):
     def __init__(self, model: ICTFaceModel, jaw_candidates: torch.Tensor) -> None:
         self.model, self.jaw_candidates = model, jaw_candidates
         self._landmark_vertices = _LandmarkVertices(model, jaw_candidates)
+        self.correctives = load_correctives(self.n_expression, model.n_identity)
+
+    def mesh_identity(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        """(B, K) the identity weights that give the fitted mesh with ICT's own blendshapes: identity +
+        expression @ correctives (`emoca.fit.expression_correctives`)."""
+        return identity if self.correctives is None else identity + expression @ self.correctives
 
     @property
     def n_expression(self) -> int:
@@ -106,14 +118,15 @@ class ICTTerms(FaceTerms):
         return sparsity_prior(expression) * expression.shape[1]
 
     def posed(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
-        return self.model(identity, expression, rotation, torch.zeros_like(rotation)).vertices
+        return self.model(self.mesh_identity(identity, expression), expression, rotation,
+                          torch.zeros_like(rotation)).vertices
 
     def unposed(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
-        return self.model.shape(identity, expression)
+        return self.model.shape(self.mesh_identity(identity, expression), expression)
 
     def landmark_points(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor
                         ) -> LandmarkPoints:
-        return self._landmark_vertices(identity, expression, rotation)
+        return self._landmark_vertices(self.mesh_identity(identity, expression), expression, rotation)
 
     def to(self, device: torch.device) -> "ICTTerms":
         """Move the jaw candidates and the landmark-only basis slices to `device`; returns self."""

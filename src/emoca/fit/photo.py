@@ -91,11 +91,14 @@ class FitTargets:
 @dataclass
 class FitResult:
     """Fitted parameters (batch-first, CPU tensors whatever the fit's device) and the posed mesh.
-    expression: (B, E) the model's expression vector (`emoca.fit.face_terms`). camera: scale (B,),
+    identity: (B, K) the person's identity. mesh_identity: (B, K) the identity the model's own forward
+    takes to give `vertices` (differs when the terms add expression correctives, `emoca.fit.face_terms`).
+    expression: (B, E) the model's expression vector. camera: scale (B,),
     offset (B, 2) of the weak perspective on the crop. vertices: (B, V, 3) posed, model units.
     landmarks_68: (B, 68, 2) projected model landmarks in crop pixels. losses: final per-face loss terms."""
 
     identity: torch.Tensor
+    mesh_identity: torch.Tensor
     expression: torch.Tensor
     rotation: torch.Tensor
     scale: torch.Tensor
@@ -220,9 +223,10 @@ class PhotoFitter:
             vertices = self.terms.posed(identity, expression, rotation)
             _, ibug3d, jaw3d = self.terms.points_on(vertices)
             projected = self._landmarks_68(ibug3d, jaw3d, log_scale.exp(), offset)
+            mesh_identity = self.terms.mesh_identity(identity, expression)
         cpu = lambda tensor: tensor.detach().cpu()  # noqa: E731
-        return FitResult(cpu(identity), cpu(expression), cpu(rotation), cpu(log_scale.exp()), cpu(offset),
-                         cpu(light), cpu(colours), cpu(coefficients), cpu(vertices), cpu(projected),
+        return FitResult(cpu(identity), cpu(mesh_identity), cpu(expression), cpu(rotation), cpu(log_scale.exp()),
+                         cpu(offset), cpu(light), cpu(colours), cpu(coefficients), cpu(vertices), cpu(projected),
                          {k: cpu(v) for k, v in losses.items()})
 
     def _landmarks_68(self, ibug3d: torch.Tensor, jaw3d: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor

@@ -10,7 +10,7 @@ Memory stays bounded whatever the length: frames are decoded, fitted and written
 """
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import torch
@@ -135,6 +135,5 @@ class VideoFitter:
 def _select(result: FitResult, row: int) -> FitResult:
     """Row `row` of a batched result, as a batch of one."""
     pick = lambda t: t[row:row + 1]  # noqa: E731
-    return FitResult(*(pick(getattr(result, name)) for name in
-                       ("identity", "expression", "rotation", "scale", "offset", "light", "colours", "coefficients",
-                        "vertices", "landmarks_68")), {k: pick(v) for k, v in result.losses.items()})
+    tensors = {part.name: pick(getattr(result, part.name)) for part in fields(FitResult) if part.name != "losses"}
+    return FitResult(**tensors, losses={k: pick(v) for k, v in result.losses.items()})

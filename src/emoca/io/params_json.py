@@ -7,7 +7,8 @@ import numpy as np
 
 from emoca.io.atomic import write_text_atomic
 
-SCHEMA_VERSION = 2  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis
+SCHEMA_VERSION = 3  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis.
+#                    3: `mesh_identity` (ICT's expression correctives, `emoca.fit.expression_correctives`)
 
 
 def _rounded(values, digits: int = 5) -> list:
@@ -15,14 +16,17 @@ def _rounded(values, digits: int = 5) -> list:
 
 
 def face_record(face_index: int, bbox: np.ndarray, score: float, detector: str, model: str,
-                identity: np.ndarray, rotation: np.ndarray, scale: float, offset: np.ndarray, crop_size: int,
-                to_input: np.ndarray, light: np.ndarray, albedo: dict, landmarks_68: np.ndarray,
-                timings_ms: dict[str, float], expression: dict[str, float], jaw: dict | None = None) -> dict:
-    """One face's entry of `faces` (input-image pixels, 0 at the top-left pixel's centre). `jaw` (models
-    with a jaw joint): {"rotation": 3 floats, "convention": text}."""
+                identity: np.ndarray, mesh_identity: np.ndarray, rotation: np.ndarray, scale: float,
+                offset: np.ndarray, crop_size: int, to_input: np.ndarray, light: np.ndarray, albedo: dict,
+                landmarks_68: np.ndarray, timings_ms: dict[str, float], expression: dict[str, float],
+                jaw: dict | None = None) -> dict:
+    """One face's entry of `faces` (input-image pixels, 0 at the top-left pixel's centre). `identity`: the
+    person's identity weights; `mesh_identity`: the identity weights that rebuild `mesh.obj` with the
+    model's own expression shapes (ICT: identity + the expression correctives' share; otherwise equal).
+    `jaw` (models with a jaw joint): {"rotation": 3 floats, "convention": text}."""
     record = {
         "face_index": face_index, "bbox": _rounded(bbox, 2), "score": round(float(score), 4), "detector": detector,
-        "model": model, "identity": _rounded(identity),
+        "model": model, "identity": _rounded(identity), "mesh_identity": _rounded(mesh_identity),
         "expression": {name: round(float(w), 5) for name, w in expression.items()},
         "pose": {"rotation": _rounded(rotation), "translation": [0.0, 0.0, 0.0],
                  "rotation_convention": "axis-angle, radians, about the model origin"},
