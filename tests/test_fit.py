@@ -10,7 +10,7 @@ from emoca.detect.crops import crop_faces
 from emoca.detect.pipeline import FaceLandmarker
 from emoca.facemodel.learn_embedding import eye_albedo
 from emoca.fit.image_space import camera_between_crops, screen_in_image
-from emoca.fit.jaw_contour import JAW, JawContour
+from emoca.fit.jaw_contour import JAW, JawContour, load_jaw_offsets, shift_along_outline
 from emoca.fit.photo import FitConfig, FitTargets, PhotoFitter
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
@@ -70,6 +70,20 @@ def test_jaw_points_slide_onto_the_silhouette_of_a_turned_head(ict_model):
     # x) of the embedded points, which rotated towards the middle, on the path's outermost vertices.
     assert (outline[1, :5, 0] < embedded[1, :5, 0] - 0.3).all()
     assert (outline[1, :5, 0] <= candidates[1, contour.paths[:5].any(0), 0].min() + 1e-4).any()
+
+
+def test_jaw_offsets_move_points_along_the_outline_normal_and_tangent():
+    angles = torch.linspace(-2.5, 2.5, 17)  # an arc round the origin, like a jawline round the face
+    arc = torch.stack([10 * torch.sin(angles), -10 * torch.cos(angles)], -1)[None]
+    centre, eye = torch.zeros(1, 2), torch.tensor([20.0])
+    outward = shift_along_outline(arc, arc, centre, torch.tensor([[0.1, 0.0]] * 17), eye)
+    assert torch.allclose(outward.norm(dim=-1), torch.full((1, 17), 12.0), atol=1e-4)  # 0.1 eye = 2 px out
+    along = shift_along_outline(arc, arc, centre, torch.tensor([[0.0, 0.05]] * 17), eye)
+    step = along - arc
+    assert torch.allclose(step.norm(dim=-1), torch.ones(1, 17), atol=1e-4)  # 1 px ...
+    assert ((step * arc).sum(-1).abs() < 0.2).all()  # ... across the radius
+    shipped = load_jaw_offsets()
+    assert shipped is not None and shipped.shape == (17, 2) and shipped.abs().max() < 0.3
 
 
 @pytest.mark.gpu

@@ -22,6 +22,7 @@ from emoca.facemodel.flame import FLAMEFaceModel
 from emoca.facemodel.geometry import rigid_transform
 from emoca.facemodel.ict import ICTFaceModel
 from emoca.fit.expression_correctives import load_correctives
+from emoca.fit.jaw_contour import load_jaw_offsets
 from emoca.losses.priors import gaussian_prior, sparsity_prior
 
 LandmarkPoints = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]
@@ -44,6 +45,7 @@ class FaceTerms(ABC):
     name: str
     model: FaceModel
     jaw_candidates: torch.Tensor  # (C,) vertex ids the jawline silhouette is chosen from
+    jaw_offsets: torch.Tensor | None = None  # (17, 2) learned shifts of the jaw points from the silhouette
 
     @property
     @abstractmethod
@@ -101,6 +103,7 @@ class ICTTerms(FaceTerms):
         self.model, self.jaw_candidates = model, jaw_candidates
         self._landmark_vertices = _LandmarkVertices(model, jaw_candidates)
         self.correctives = load_correctives(self.n_expression, model.n_identity)
+        self.jaw_offsets = load_jaw_offsets()
 
     def mesh_identity(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
         """(B, K) the identity weights that give the fitted mesh with ICT's own blendshapes: identity +

@@ -10,12 +10,23 @@ vertex that projects furthest outward (along the projected outline's normal): th
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from emoca.facemodel.base import FaceModel
 
 JAW = list(range(17))
+ICT_JAW_OFFSETS = Path(__file__).resolve().parent / "data" / "ict_jaw_offsets.npz"
+
+
+def load_jaw_offsets(path: Path = ICT_JAW_OFFSETS) -> torch.Tensor | None:
+    """(17, 2) learned offsets of the jaw points from the silhouette (`shift_along_outline`;
+    `emoca.fit.learn_jaw_offsets`), or None when no file is at `path`."""
+    if not path.is_file():
+        return None
+    return torch.from_numpy(np.load(path)["offsets"].astype(np.float32))
 
 
 @dataclass
@@ -36,6 +47,30 @@ def _outward_normals(points: torch.Tensor, centre: torch.Tensor) -> torch.Tensor
     normal = normal / normal.norm(dim=-1, keepdim=True).clamp(min=1e-8)
     outward = ((points - centre[:, None]) * normal).sum(-1, keepdim=True) >= 0
     return torch.where(outward, normal, -normal)
+
+
+def outline_frame(jaw: torch.Tensor, centre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 17, 2) ordered jaw points, (B, 2) a point inside -> (B, 17, 2) outward unit normals and
+    (B, 17, 2) unit tangents (the normals turned +90 degrees)."""
+    normals = _outward_normals(jaw, centre)
+    return normals, torch.stack([-normals[..., 1], normals[..., 0]], -1)
+
+
+def shift_along_outline(points: torch.Tensor, jaw: torch.Tensor, centre: torch.Tensor, offsets: torch.Tensor,
+                        eye: torch.Tensor) -> torch.Tensor:
+    """Move silhouette points by learned per-point offsets in the outline's own frame.
+
+    Args:
+        points: (B, 17, 2) the silhouette jawline. jaw, centre: as in `JawContour.silhouette` (they give
+            the frame: outward normal, and the tangent = the normal turned +90 degrees).
+        offsets: (17, 2) [along the outward normal, along the tangent] in units of `eye`.
+        eye: (B,) the projected outer-eye-corner distance, in the pixels of `points`.
+    Returns:
+        (B, 17, 2) the moved points.
+    """
+    normals, tangents = outline_frame(jaw, centre)
+    step = offsets[None, :, :1] * normals + offsets[None, :, 1:] * tangents
+    return points + eye[:, None, None] * step
 
 
 class JawContour:

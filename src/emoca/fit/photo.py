@@ -25,7 +25,7 @@ from emoca.facemodel.base import FaceModel
 from emoca.facemodel.landmark_sets import IBUG_EYE_PAIRS, IBUG_LIP_PAIRS, MEDIAPIPE_EYE_PAIRS, MEDIAPIPE_LIP_PAIRS
 from emoca.fit.albedo import AlbedoModel
 from emoca.fit.face_terms import face_terms
-from emoca.fit.jaw_contour import JAW, JawContour
+from emoca.fit.jaw_contour import JAW, JawContour, shift_along_outline
 from emoca.losses.closure import closure_loss
 from emoca.losses.landmarks import landmark_loss
 from emoca.losses.photometric import photometric_loss
@@ -232,9 +232,13 @@ class PhotoFitter:
     def _landmarks_68(self, ibug3d: torch.Tensor, jaw3d: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor
                       ) -> torch.Tensor:
         """(B, 68, 3) posed embedded iBUG points and (B, C, 3) posed jaw candidates -> (B, 68, 2) crop
-        pixels, the jawline (0-16) on the projected silhouette."""
+        pixels, the jawline (0-16) on the projected silhouette, moved by the terms' learned jaw offsets."""
         points = self._project(ibug3d, scale, offset)
-        outline = self.jaw_contour.silhouette(self._project(jaw3d, scale, offset), points[:, JAW], points.mean(1))
+        jaw, centre = points[:, JAW], points.mean(1)
+        outline = self.jaw_contour.silhouette(self._project(jaw3d, scale, offset), jaw, centre)
+        if self.terms.jaw_offsets is not None:
+            eye = (points[:, 36] - points[:, 45]).norm(dim=-1)
+            outline = shift_along_outline(outline, jaw, centre, self.terms.jaw_offsets, eye)
         return torch.cat([outline, points[:, len(JAW):]], 1)
 
     def _losses(self, stage: str, targets: FitTargets, eye: torch.Tensor, photo: torch.Tensor, mask: torch.Tensor,
