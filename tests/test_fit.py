@@ -77,11 +77,12 @@ def test_jaw_offsets_move_points_along_the_outline_normal_and_tangent():
     arc = torch.stack([10 * torch.sin(angles), -10 * torch.cos(angles)], -1)[None]
     centre, eye = torch.zeros(1, 2), torch.tensor([20.0])
     outward = shift_along_outline(arc, arc, centre, torch.tensor([[0.1, 0.0]] * 17), eye)
-    assert torch.allclose(outward.norm(dim=-1), torch.full((1, 17), 12.0), atol=1e-4)  # 0.1 eye = 2 px out
+    # 0.1 eye = 2 px out (the end points' one-sided tangents tilt their normals a little)
+    assert torch.allclose(outward.norm(dim=-1), torch.full((1, 17), 12.0), atol=0.05)
     along = shift_along_outline(arc, arc, centre, torch.tensor([[0.0, 0.05]] * 17), eye)
     step = along - arc
     assert torch.allclose(step.norm(dim=-1), torch.ones(1, 17), atol=1e-4)  # 1 px ...
-    assert ((step * arc).sum(-1).abs() < 0.2).all()  # ... across the radius
+    assert ((step * arc).sum(-1)[:, 1:-1].abs() < 1e-3).all()  # ... across the radius (inner points)
     shipped = load_jaw_offsets()
     assert shipped is not None and shipped.shape == (17, 2) and shipped.abs().max() < 0.3
 
