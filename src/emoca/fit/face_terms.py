@@ -2,7 +2,9 @@
 
 The fitter optimises one expression vector per face; its meaning, bounds and prior depend on the model:
 
-* ICT (`ICTTerms`): the 53 blendshape weights, kept in [0, 1], with an L1 (sparsity) prior.
+* ICT (`ICTTerms`): the 53 blendshape weights, kept in [0, 1], with an L1 (sparsity) prior. ICT also
+  brings two learned corrections: expression correctives (`emoca.fit.expression_correctives`: the mesh
+  is posed at `mesh_identity`) and jaw offsets (`emoca.fit.jaw_contour.shift_along_outline`).
 * FLAME (`FLAMETerms`): the PCA expression coefficients (unit Gaussian prior, kept within
   +-`FLAMETerms.COEFFICIENT_LIMIT` standard deviations) followed by the jaw joint's axis-angle rotation
   (3 values, radians; +x opens the mouth). FLAME opens the mouth with the jaw joint, not with an
@@ -95,7 +97,8 @@ class FaceTerms(ABC):
 
 
 class ICTTerms(FaceTerms):
-    """ICT-FaceKit: 53 blendshape weights in [0, 1]. Landmark-only steps read a few hundred vertices."""
+    """ICT-FaceKit: 53 blendshape weights in [0, 1]. Landmark-only steps read a few hundred vertices.
+    `correctives`: (53, K) or None, the shipped expression correctives; `jaw_offsets`: (17, 2) or None."""
 
     name = "ict"
 

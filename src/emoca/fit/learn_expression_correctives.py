@@ -9,7 +9,9 @@ photos, mixed expressions); the valid split is never read. Each round fits every
 on the fitted expression within each subject (`within_subject_slope`) and adds that slope to the
 correctives: what is left of the identity's drift with expression after the round is learned by the next.
 The ridge weight (10) was chosen by split-half retrieval on these subjects (learn on half the people,
-check whether another photo of the same person is the nearest identity on the other half).
+check whether another photo of the same person is the nearest identity on the other half). The fits use
+the shipped jaw offsets when there are any; the shipped correctives were learned before the jaw offsets
+existed (to re-learn both: this first, then `emoca.fit.learn_jaw_offsets`). About 10 minutes on 2 cores.
 """
 
 import argparse
