@@ -11,7 +11,7 @@ correctives: what is left of the identity's drift with expression after the roun
 The ridge weight (10) was chosen by split-half retrieval on these subjects (learn on half the people,
 check whether another photo of the same person is the nearest identity on the other half). The fits use
 the shipped jaw offsets when there are any; the shipped correctives were learned before the jaw offsets
-existed (to re-learn both: this first, then `emoca.fit.learn_jaw_offsets`). About 10 minutes on 2 cores.
+existed (to re-learn both: this first, then `emoca.fit.learn_jaw_offsets`). About 6 minutes on 2 cores.
 """
 
 import argparse
