@@ -12,6 +12,7 @@ import torch
 
 from emoca.commands.reconstruct import Reconstructor, fit_targets
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
+from emoca.fit.photo import FitTargets
 from emoca.io.images import load_image
 
 SINGLE, BATCH = 6, 16  # photos timed one at a time; faces fitted together
@@ -33,8 +34,7 @@ def main() -> None:
         times.append(time.perf_counter() - start)
     print(f"single photo, one face (detection + landmarks + fit), median of {len(times)}: "
           f"{statistics.median(times):.2f} s  [target <= 1.5 s]")
-    batch = type(targets[0])(*(torch.cat([getattr(t, name) for t in targets]) for name in
-                               ("images", "landmarks_68", "dense")))
+    batch = FitTargets.concat(targets)
     start = time.perf_counter()
     reconstructor.fitter.fit(batch)
     print(f"fit only, batch of {len(targets)} faces: {len(targets) / (time.perf_counter() - start):.2f} faces/s")

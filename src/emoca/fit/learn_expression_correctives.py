@@ -46,10 +46,7 @@ def fit_all(reconstructor: Reconstructor, targets: list[FitTargets]) -> tuple[np
     """(N, K) identities and (N, E) expressions of independent fits, `BATCH` photos at a time."""
     identities, expressions = [], []
     for start in range(0, len(targets), BATCH):
-        chunk = targets[start:start + BATCH]
-        batch = FitTargets(*(torch.cat([getattr(item, name) for item in chunk])
-                             for name in ("images", "landmarks_68", "dense")))
-        result = reconstructor.fitter.fit(batch)
+        result = reconstructor.fitter.fit(FitTargets.concat(targets[start:start + BATCH]))
         identities.append(result.identity.numpy())
         expressions.append(result.expression.numpy())
     return np.concatenate(identities), np.concatenate(expressions)

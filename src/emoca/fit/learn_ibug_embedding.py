@@ -55,8 +55,7 @@ def annotated_places(every: int) -> list[list[np.ndarray]]:
             targets, to_input = fit_targets(image, [best], reconstructor.crop)
             pending.append((targets, apply_affine(invert_affine(to_input[0]), truth)))
         if len(pending) == BATCH or (number == len(photos) and pending):
-            batch = FitTargets(*(torch.cat([getattr(item[0], name) for item in pending])
-                                 for name in ("images", "landmarks_68", "dense")))
+            batch = FitTargets.concat([item[0] for item in pending])
             result = fitter.fit(batch)
             with torch.no_grad():
                 screen = weak_perspective(result.vertices, result.scale, result.offset, (size, size))

@@ -24,7 +24,6 @@ from emoca.fit.jaw_contour import ICT_JAW_OFFSETS, JAW, outline_frame
 from emoca.fit.photo import FitTargets
 from emoca.io.atomic import atomic_path
 from emoca.io.images import load_image
-from emoca.render.camera import weak_perspective
 
 BATCH = 10
 
@@ -49,16 +48,13 @@ def residual_offsets(reconstructor: Reconstructor, targets: list[FitTargets], ja
                      ) -> np.ndarray:
     """(N, 17, 2) annotated minus fitted jaw points in each fit's outline frame, in eye distances."""
     fitter = reconstructor.fitter
-    size, mean_face = fitter.config.crop_size, torch.zeros(reconstructor.model.n_identity)
+    mean_face = torch.zeros(reconstructor.model.n_identity)
     found = []
     for start in range(0, len(targets), BATCH):
-        chunk = targets[start:start + BATCH]
-        batch = FitTargets(*(torch.cat([getattr(item, name) for item in chunk])
-                             for name in ("images", "landmarks_68", "dense")))
-        result = fitter.fit(batch, identity=mean_face)
+        result = fitter.fit(FitTargets.concat(targets[start:start + BATCH]), identity=mean_face)
         with torch.no_grad():
             _, ibug3d, _ = fitter.terms.points_on(result.vertices.to(fitter.device))
-            points = weak_perspective(ibug3d.cpu(), result.scale, result.offset, (size, size))[..., :2] - 0.5
+            points = fitter.project(ibug3d.cpu(), result.scale, result.offset)
         normals, tangents = outline_frame(points[:, JAW], points.mean(1))
         eye = (points[:, 36] - points[:, 45]).norm(dim=-1)[:, None]
         residual = torch.from_numpy(np.stack(jawlines[start:start + BATCH])).float() - result.landmarks_68[:, JAW]

@@ -87,6 +87,12 @@ class FitTargets:
     landmarks_68: torch.Tensor
     dense: torch.Tensor
 
+    @classmethod
+    def concat(cls, parts: list["FitTargets"]) -> "FitTargets":
+        """One batch of the faces of `parts`, in order (crops must share one size)."""
+        return cls(*(torch.cat([getattr(part, name) for part in parts])
+                     for name in ("images", "landmarks_68", "dense")))
+
 
 @dataclass
 class FitResult:
@@ -139,7 +145,7 @@ class PhotoFitter:
                                         *MEDIAPIPE_LIP_PAIRS],
                               "ibug": [*IBUG_EYE_PAIRS["right"], *IBUG_EYE_PAIRS["left"], *IBUG_LIP_PAIRS]}
 
-    def _project(self, points: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    def project(self, points: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
         """(B, N, 3) posed points -> (B, N, 2) crop pixels (0 at the top-left pixel's centre)."""
         size = self.config.crop_size
         return weak_perspective(points, scale, offset, (size, size))[..., :2] - 0.5
@@ -233,9 +239,9 @@ class PhotoFitter:
                       ) -> torch.Tensor:
         """(B, 68, 3) posed embedded iBUG points and (B, C, 3) posed jaw candidates -> (B, 68, 2) crop
         pixels, the jawline (0-16) on the projected silhouette, moved by the terms' learned jaw offsets."""
-        points = self._project(ibug3d, scale, offset)
+        points = self.project(ibug3d, scale, offset)
         jaw, centre = points[:, JAW], points.mean(1)
-        outline = self.jaw_contour.silhouette(self._project(jaw3d, scale, offset), jaw, centre)
+        outline = self.jaw_contour.silhouette(self.project(jaw3d, scale, offset), jaw, centre)
         if self.terms.jaw_offsets is not None:
             eye = (points[:, 36] - points[:, 45]).norm(dim=-1)
             outline = shift_along_outline(outline, jaw, centre, self.terms.jaw_offsets, eye)
@@ -254,7 +260,7 @@ class PhotoFitter:
             dense3d, ibug3d, jaw3d = self.terms.landmark_points(identity, expression, rotation)
         losses = {}
         if dense3d is not None:  # a model without MediaPipe's embedding (FLAME) fits the 68 points only
-            dense = self._project(dense3d, scale, offset) / size
+            dense = self.project(dense3d, scale, offset) / size
             dense_target = targets.dense / size
             losses["dense"] = weights.dense * landmark_loss(dense, dense_target, scale=eye)
         ibug = self._landmarks_68(ibug3d, jaw3d, scale, offset) / size

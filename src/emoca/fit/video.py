@@ -115,8 +115,7 @@ class VideoFitter:
         with_face = [item for item in buffer if item[2] is not None]
         joint = None
         if with_face:
-            batch = FitTargets(*(torch.cat([getattr(item[3], name) for item in with_face])
-                                 for name in ("images", "landmarks_68", "dense")))
+            batch = FitTargets.concat([item[3] for item in with_face])
             joint = self.fitter.fit(batch, shared_identity=True)
         position = 0
         last, last_to_input = None, None
