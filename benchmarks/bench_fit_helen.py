@@ -11,10 +11,9 @@ import argparse
 import numpy as np
 import torch
 
-from emoca.commands.reconstruct import Reconstructor, fit_targets, load_face_model
 from emoca.datasets.helen import helen_split, nme
-from emoca.detect.affine import apply_affine
 from emoca.io.images import load_image
+from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 
 
 def summary(errors: list[float]) -> str:
@@ -29,7 +28,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="every Nth test photo (default all)")
     args = parser.parse_args()
     torch.manual_seed(0)
-    reconstructor = Reconstructor(load_face_model("flame" if args.flame else "ict", args.flame))
+    reconstructor = Reconstructor(ReconstructorConfig(model="flame" if args.flame else "ict", flame=args.flame))
     detected, fitted = [], []
     photos = helen_split("testset")[::args.every]
     for path, truth in photos:
@@ -39,11 +38,11 @@ def main() -> None:
             detected.append(np.inf), fitted.append(np.inf)
             continue
         best = min(range(len(faces)), key=lambda i: nme(faces[i].landmarks_68, truth))
-        targets, to_input = fit_targets(image, faces[best:best + 1], reconstructor.crop)
-        result = reconstructor.fitter.fit(targets)
+        targets, to_input = reconstructor.targets(image, faces[best:best + 1])
+        face = reconstructor.faces(faces[best:best + 1], reconstructor.predictor.predict(targets), to_input, {})[0]
         detected.append(nme(faces[best].landmarks_68, truth))
-        fitted.append(nme(apply_affine(to_input[0], result.landmarks_68[0].numpy()), truth))
-    print(f"HELEN test, {len(photos)} photos, {reconstructor.fitter.terms.name}: detector {summary(detected)}; "
+        fitted.append(nme(face.landmarks_68, truth))
+    print(f"HELEN test, {len(photos)} photos, {reconstructor.decoder.terms.name}: detector {summary(detected)}; "
           f"fitted mesh {summary(fitted)}  "
           "[target: fitted <= detector + 0.5 points]")
 

@@ -15,12 +15,9 @@ import argparse
 import numpy as np
 import torch
 
-from emoca.commands.reconstruct import fit_targets
-from emoca.detect.crops import CropConfig
-from emoca.detect.pipeline import FaceLandmarker
+from emoca.decode.albedo import AlbedoModel
 from emoca.facemodel.ict import ICTFaceModel
-from emoca.fit.albedo import AlbedoModel
-from emoca.fit.photo import PhotoFitter
+from emoca.pipeline.photo import Reconstructor
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
 
@@ -60,9 +57,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    model, landmarker = ICTFaceModel(), FaceLandmarker()
-    fitter = PhotoFitter(model)
-    albedo = AlbedoModel(model)
+    reconstructor = Reconstructor()
+    model, landmarker, decoder = reconstructor.model, reconstructor.landmarker, reconstructor.decoder
+    albedo = decoder.albedo
     renderer = Renderer(model.triangles, config=RendererConfig(image_size=(SIZE, SIZE)))
     face = model.regions["face"].numpy()
     generator = torch.Generator().manual_seed(args.seed)
@@ -78,14 +75,15 @@ def main() -> None:
         if not found:
             missed += 1
             continue
-        targets, _ = fit_targets(photo, found[:1], CropConfig(size=fitter.config.crop_size))
-        result = fitter.fit(targets)
+        targets, _ = reconstructor.targets(photo, found[:1])
+        result = reconstructor.predictor.predict(targets)
         with torch.no_grad():  # expression-only displacement: the mesh minus the same identity's neutral face
             identity, expression = scene["params"]["identity"], scene["params"]["expression"]
             truth = model.shape(identity, expression)[0].numpy()
             true_offsets = truth - model.shape(identity, torch.zeros_like(expression))[0].numpy()
-            fitted = model.shape(result.mesh_identity, result.expression)[0].numpy()
-            fitted_offsets = fitted - model.shape(result.identity, torch.zeros_like(expression))[0].numpy()
+            fitted = decoder.unposed(result)[0].numpy()
+            neutral = result.replace(expression=torch.zeros_like(result.expression))
+            fitted_offsets = fitted - decoder.unposed(neutral)[0].numpy()
         aligned = rigid_align(fitted[face], truth[face])
         errors = 10 * np.linalg.norm(aligned - truth[face], axis=1)  # cm -> mm
         vertex_errors.append(errors)

@@ -7,11 +7,12 @@ is nearest (cosine) to the same person's neutral identity for >= 90% of people.
 """
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from emoca.commands.reconstruct import run_reconstruct
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 
 OUT = Path("out/benchmarks/london")
@@ -29,7 +30,8 @@ def first_faces(folder: Path) -> dict[str, dict]:
 def main() -> None:
     london = HELEN.parent / "london"
     for kind in ("neutral", "smiling"):
-        run_reconstruct([str(london / kind)], OUT / kind, as_json=False, overwrite=False, model_name="ict", flame=None)
+        subprocess.run([str(Path(sys.executable).with_name("emoca")), "reconstruct", str(london / kind), "--out",
+                        str(OUT / kind)], check=False)
     neutral, smiling = first_faces(OUT / "neutral"), first_faces(OUT / "smiling")
     people = sorted(set(neutral) & set(smiling))
     smile = lambda face: face["expression"]["mouthSmile_L"] + face["expression"]["mouthSmile_R"]  # noqa: E731

@@ -13,30 +13,29 @@ reconstruct"): fitted jitter at most half the detector's; no lag beyond one fram
 import numpy as np
 import torch
 
-from emoca.commands.reconstruct import Reconstructor, fit_targets
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
-from emoca.detect.affine import apply_affine
-from emoca.facemodel.learn_embedding import eye_albedo
-from emoca.fit.video import VideoFitter
+from emoca.facemodel.landmark_sets import outer_eye_distance
 from emoca.io.video import VideoReader
+from emoca.pipeline.photo import Reconstructor
+from emoca.pipeline.video import VideoReconstructor
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
 from emoca.render.shading import default_light
+from emoca.train.landmark_embedding import eye_albedo
 
 STEP_AT, STEP_FRAMES, SIZE = 15, 30, 320
 
 
 def jitter(points: np.ndarray) -> float:
     """(T, 68, 2) -> mean |second difference| over time and points, % of the eye-corner distance."""
-    eye = np.linalg.norm(points[:, 36] - points[:, 45], axis=-1).mean()
+    eye = outer_eye_distance(points).mean()
     return 100 * np.abs(points[2:] - 2 * points[1:-1] + points[:-2]).sum(-1).mean() / eye
 
 
 def sample_video(reconstructor: Reconstructor) -> None:
     reader = VideoReader(HELEN.parent / "video" / "WolfgangLanger_Pexels.mp4")
     raw, fitted = [], []
-    video = VideoFitter(reconstructor.landmarker, reconstructor.fitter,
-                        lambda image, faces: fit_targets(image, faces, reconstructor.crop))
+    video = VideoReconstructor(reconstructor)
     raw_track: list = []
 
     def frames():
@@ -49,7 +48,7 @@ def sample_video(reconstructor: Reconstructor) -> None:
             yield image
 
     for frame in video.frames(frames(), reader.fps):
-        fitted.append(None if frame.fit is None else apply_affine(frame.to_input, frame.fit.landmarks_68[0].numpy()))
+        fitted.append(None if frame.face is None else frame.face.landmarks_68)
     keep = [i for i in range(len(fitted)) if fitted[i] is not None and raw[i] is not None]
     print(f"sample video, {len(fitted)} frames ({len(keep)} with a face): jitter of the 68 points, "
           f"detector {jitter(np.array([raw[i] for i in keep])):.3f}%, fitted mesh "
@@ -69,9 +68,8 @@ def step_clip(reconstructor: Reconstructor) -> None:
             STEP_FRAMES, -1), (SIZE, SIZE))
         images = renderer(posed, screen, eye_albedo(model), default_light(STEP_FRAMES)).image
     frames = [(image.permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8) for image in images]
-    video = VideoFitter(reconstructor.landmarker, reconstructor.fitter,
-                        lambda image, faces: fit_targets(image, faces, reconstructor.crop))
-    jaw = [float(f.fit.expression[0, model.expression_index("jawOpen")]) if f.fit is not None else np.nan
+    video = VideoReconstructor(reconstructor)
+    jaw = [float(f.face.params.expression[0, model.expression_index("jawOpen")]) if f.face is not None else np.nan
            for f in video.frames(iter(frames), 24.0)]
     crossed = next((i for i in range(STEP_AT, STEP_FRAMES) if jaw[i] > 0.5), None)
     lag = "never" if crossed is None else f"{crossed - STEP_AT} frame(s)"

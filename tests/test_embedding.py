@@ -7,10 +7,10 @@ import torch
 from emoca.datasets.helen import nme
 from emoca.detect.pipeline import FaceLandmarker
 from emoca.facemodel.landmark_sets import IBUG_EYE_PAIRS, IBUG_LIP_PAIRS, MEDIAPIPE_EYE_PAIRS, MEDIAPIPE_LIP_PAIRS
-from emoca.facemodel.learn_embedding import SIZE, eye_albedo
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
 from emoca.render.shading import default_light
+from emoca.train.landmark_embedding import SIZE, eye_albedo
 
 
 def test_embedded_points_reproject_onto_detections_of_a_new_render(ict_model):

@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
+from emoca.decode.expression_correctives import CORRECTIVES, load_correctives, within_subject_slope
+from emoca.decode.face_terms import ICTTerms
+from emoca.decode.jaw_contour import JawContour
 from emoca.facemodel.ict import ICTFaceModel
-from emoca.fit.expression_correctives import CORRECTIVES, load_correctives, within_subject_slope
-from emoca.fit.face_terms import ICTTerms
-from emoca.fit.jaw_contour import JawContour
 
 
 def test_within_subject_slope_recovers_the_drift_and_ignores_differences_between_people():

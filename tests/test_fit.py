@@ -1,20 +1,23 @@
 """Photo fitting: a rendered face with a known expression is recovered from its detected landmarks."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from emoca.datasets.helen import nme
-from emoca.detect.affine import apply_affine, invert_affine
-from emoca.detect.crops import crop_faces
+from emoca.decode.decoder import FaceDecoder
+from emoca.decode.image_space import camera_between_crops, screen_in_image
+from emoca.decode.jaw_contour import JAW, JawContour, load_jaw_offsets, shift_along_outline
+from emoca.detect.crops import CropConfig
 from emoca.detect.pipeline import FaceLandmarker
-from emoca.facemodel.learn_embedding import eye_albedo
-from emoca.fit.image_space import camera_between_crops, screen_in_image
-from emoca.fit.jaw_contour import JAW, JawContour, load_jaw_offsets, shift_along_outline
-from emoca.fit.photo import FitConfig, FitTargets, PhotoFitter
+from emoca.fit.photo import FitConfig, PhotoFitter
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
 from emoca.render.shading import default_light
+from emoca.targets import FaceTargets, face_targets
+from emoca.train.landmark_embedding import eye_albedo
 
 
 def test_fit_recovers_an_open_jaw_from_a_render(ict_model):
@@ -30,14 +33,11 @@ def test_fit_recovers_an_open_jaw_from_a_render(ict_model):
             face.vertices, screen, eye_albedo(ict_model), default_light(1)).image
     photo = (image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
     detected = FaceLandmarker()(photo)[0]
-    crops = crop_faces(photo, detected.landmarks_68[None])
-    to_crop = invert_affine(crops.to_input[0])
-    targets = FitTargets(torch.from_numpy(crops.images).permute(0, 3, 1, 2).float() / 255,
-                         torch.from_numpy(apply_affine(to_crop, detected.landmarks_68)[None]).float(),
-                         torch.from_numpy(apply_affine(to_crop, detected.dense[:, :2])[None]).float())
+    targets, _ = face_targets(photo, [detected], CropConfig())
     config = FitConfig(pose_steps=30, shape_steps=60, appearance_steps=5)
-    result = PhotoFitter(ict_model, config).fit(targets)
-    assert nme(result.landmarks_68[0].numpy(), targets.landmarks_68[0].numpy()) < 0.05
+    decoder = FaceDecoder(ict_model)
+    result = PhotoFitter(decoder, config).predict(targets)
+    assert nme(decoder.decode(result).landmarks_68[0].numpy(), targets.landmarks_68[0].numpy()) < 0.05
     assert result.expression[0, ict_model.expression_index("jawOpen")] > 0.3
     assert 0.05 < float(result.rotation[0, 1]) < 0.4  # the head turn, about +y
     assert ((result.expression >= 0) & (result.expression <= 1)).all()
@@ -99,10 +99,12 @@ def test_fit_on_cuda_agrees_with_the_cpu():
     renderer = Renderer(model.triangles, config=RendererConfig(image_size=(224, 224)))
     image = renderer(face, screen, torch.full((1, model.n_vertices, 3), 0.6), default_light(1)).image
     pixels = lambda p: weak_perspective(p, torch.tensor([5.0]), torch.zeros(1, 2), (224, 224))[..., :2] - 0.5  # noqa: E731
-    targets = FitTargets(image, pixels(model.surface_landmarks(face, "ibug")),
-                         pixels(model.surface_landmarks(face, "dense")))
-    steps = (10, 20, 5)
-    on_cpu = PhotoFitter(ICTFaceModel()).fit(targets, steps=steps)
-    on_cuda = PhotoFitter(model, FitConfig(device="cuda")).fit(targets, steps=steps)
-    assert on_cuda.vertices.device.type == "cpu"  # results come back to the CPU
-    assert (on_cuda.landmarks_68 - on_cpu.landmarks_68).norm(dim=-1).max() < 0.5  # pixels
+    targets = FaceTargets(image, pixels(model.surface_landmarks(face, "ibug")),
+                          pixels(model.surface_landmarks(face, "dense")))
+    short = FitConfig(pose_steps=10, shape_steps=20, appearance_steps=5)
+    cpu_decoder = FaceDecoder(ICTFaceModel())
+    on_cpu = PhotoFitter(cpu_decoder, short).predict(targets)
+    on_cuda = PhotoFitter(FaceDecoder(model), replace(short, device="cuda")).predict(targets)
+    assert on_cuda.identity.device.type == "cpu"  # results come back to the CPU
+    difference = cpu_decoder.decode(on_cuda).landmarks_68 - cpu_decoder.decode(on_cpu).landmarks_68
+    assert difference.norm(dim=-1).max() < 0.5  # pixels

@@ -8,11 +8,13 @@ import pytest
 import torch
 
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
+from emoca.decode.decoder import FaceDecoder
 from emoca.facemodel.flame import FLAMEConfig, FLAMEFaceModel
 from emoca.facemodel.ict_as_flame import write_ict_as_flame
-from emoca.fit.photo import FitTargets, PhotoFitter
+from emoca.fit.photo import PhotoFitter
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
+from emoca.targets import FaceTargets
 
 SIZE = 224
 PHOTO = HELEN.parent / "london" / "smiling" / "001.jpg"
@@ -60,24 +62,24 @@ def _scene(model: FLAMEFaceModel, ict_model, jaw: float):
     pixels = lambda points: weak_perspective(points, scale, offset, (SIZE, SIZE))[..., :2] - 0.5  # noqa: E731
     ibug = pixels(model.surface_landmarks(vertices, "ibug"))
     dense = pixels(ict_model.surface_landmarks(vertices * 100, "dense"))  # same surface: the face oval mask
-    return FitTargets(image, ibug, dense), vertices
+    return FaceTargets(image, ibug, dense), vertices
 
 
 def test_fit_recovers_an_open_jaw_with_the_jaw_joint(flame_model, ict_model):
-    fitter = PhotoFitter(flame_model)
+    decoder = FaceDecoder(flame_model)
     closed, _ = _scene(flame_model, ict_model, 0.0)
     opened, truth = _scene(flame_model, ict_model, 0.3)
-    result = fitter.fit(FitTargets(*(torch.cat(pair) for pair in zip(
-        (closed.images, closed.landmarks_68, closed.dense), (opened.images, opened.landmarks_68, opened.dense),
-        strict=True))))
-    jaw = result.expression[:, -3:]
+    result = PhotoFitter(decoder).predict(FaceTargets.concat([closed, opened]))
+    assert result.expression.shape == (2, len(flame_model.expression_names))
+    jaw = result.jaw
+    decoded = decoder.decode(result)
     assert jaw[1, 0] > jaw[0, 0] + 0.05  # the jaw joint takes part (the stand-in also has ICT's jawOpen shape)
     assert (jaw[:, 1:].abs() <= 0.15 + 1e-6).all() and (jaw[:, 0] >= 0).all()  # kept in its box
     eye = (opened.landmarks_68[0, 36] - opened.landmarks_68[0, 45]).norm()
-    error = (result.landmarks_68[1] - opened.landmarks_68[0]).norm(dim=-1)
+    error = (decoded.landmarks_68[1] - opened.landmarks_68[0]).norm(dim=-1)
     assert error[17:].mean() / eye < 0.03  # the inner 68 points are matched within 3% of the eye distance
     gap = lambda points: (points[:, 66] - points[:, 62]).norm(dim=-1)  # noqa: E731 inner lips, metres
-    fitted_gap = gap(flame_model.surface_landmarks(result.vertices[1:], "ibug"))
+    fitted_gap = gap(flame_model.surface_landmarks(decoded.vertices[1:], "ibug"))
     true_gap = gap(flame_model.surface_landmarks(truth, "ibug"))
     assert abs(float(fitted_gap - true_gap)) < 0.3 * float(true_gap)
 

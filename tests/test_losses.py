@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from emoca.decode.albedo import AlbedoModel
 from emoca.facemodel.face_regions import REGIONS
-from emoca.fit.albedo import AlbedoModel
 from emoca.losses.closure import closure_loss
 from emoca.losses.landmarks import landmark_loss
 from emoca.losses.photometric import photometric_loss

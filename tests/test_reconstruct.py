@@ -21,7 +21,12 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     assert {p.name for p in folder.iterdir()} == {"params.json", "mesh.obj", "render.png", "overlay.png"}
     params = json.loads((folder / "params.json").read_text())
     face = params["faces"][0]
-    assert params["schema_version"] == 3 and face["model"] == "ict" and face["emotion"] is None
+    assert params["schema_version"] == 4 and face["model"] == "ict" and face["emotion"] is None
+    provenance = params["provenance"]
+    assert provenance["method"] == "fit" and provenance["fit_config"]["shape_steps"] > 0
+    assert {"ict_facekit.npz", "ict_expression_correctives.npz", "landmarks68.npz"} <= set(provenance["files"])
+    assert all(len(digest) == 12 for digest in provenance["files"].values())
+    assert set(face["timings_ms"]) == {"detect", "predict_per_face", "total"}
     assert len(face["identity"]) == 100 and len(face["mesh_identity"]) == 100 and len(face["expression"]) == 53
     _assert_mesh_rebuilds_from_params(folder / "mesh.obj", face)
     assert all(0 <= w <= 1 for w in face["expression"].values())

@@ -7,7 +7,7 @@
   have drawn, which is regressed from the dense points (also learned on the trainset).
 * `fuse`: per-point blend of the two with weights chosen on the trainset (cross-validated).
 
-The learned arrays live in `detect/data/landmarks68.npz`, written by `python -m emoca.detect.learn_landmarks68`.
+The learned arrays live in `detect/data/landmarks68.npz`, written by `python -m emoca.train.landmarks68`.
 All points are input-image pixels, 0 at the centre of the top-left pixel.
 """
 

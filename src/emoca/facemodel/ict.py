@@ -151,7 +151,7 @@ class ICTFaceModel(FaceModel):
 
     def _load_embedding(self, compact: np.ndarray) -> None:
         """The learned surface places of MediaPipe's 478 and the 68 iBUG points (see
-        `emoca.facemodel.learn_embedding`), as corner vertex ids of this render mesh + barycentrics."""
+        `emoca.train.landmark_embedding`), as corner vertex ids of this render mesh + barycentrics."""
         self.embedded = []
         if not LANDMARK_EMBEDDING.exists():
             return

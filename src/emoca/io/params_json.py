@@ -1,32 +1,51 @@
 """`params.json`: the per-photo result contract of `emoca reconstruct` (DESIGN.md section 4)."""
 
+from __future__ import annotations
+
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
+from emoca.facemodel.face_regions import REGIONS
 from emoca.io.atomic import write_text_atomic
 
-SCHEMA_VERSION = 3  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis.
-#                    3: `mesh_identity` (ICT's expression correctives, `emoca.fit.expression_correctives`)
+if TYPE_CHECKING:
+    from emoca.decode.decoder import FaceDecoder
+    from emoca.pipeline.photo import Face
+
+SCHEMA_VERSION = 4  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis.
+#                    3: `mesh_identity` (ICT's expression correctives, `emoca.decode.expression_correctives`)
+#                    4: top-level `provenance` (method, configuration, learned files with short hashes);
+#                       `timings_ms.fit_per_face` renamed `predict_per_face` (any predictor, not only the fit)
 
 
 def _rounded(values, digits: int = 5) -> list:
     return np.round(np.asarray(values, np.float64), digits).tolist()
 
 
-def face_record(face_index: int, bbox: np.ndarray, score: float, detector: str, model: str,
-                identity: np.ndarray, mesh_identity: np.ndarray, rotation: np.ndarray, scale: float,
-                offset: np.ndarray, crop_size: int, to_input: np.ndarray, light: np.ndarray, albedo: dict,
-                landmarks_68: np.ndarray, timings_ms: dict[str, float], expression: dict[str, float],
-                jaw: dict | None = None) -> dict:
+def face_record(face_index: int, face: Face, decoder: FaceDecoder, crop_size: int,
+                timings_ms: dict[str, float]) -> dict:
     """One face's entry of `faces` (input-image pixels, 0 at the top-left pixel's centre). `identity`: the
     person's identity weights; `mesh_identity`: the identity weights that rebuild `mesh.obj` with the
     model's own expression shapes (ICT: identity + the expression correctives' share; otherwise equal).
     `jaw` (models with a jaw joint): {"rotation": 3 floats, "convention": text}."""
+    params, detection, to_input = face.params, face.detection, face.to_input
+    fields = decoder.terms.expression_fields(decoder.vector(params)[0])
+    basis = decoder.albedo.basis_name
+    albedo = {"type": f"regions+{basis}_cosine",
+              "regions": {name: params.colours[0, r].tolist() for r, name in enumerate(REGIONS)},
+              f"{basis}_coefficients": params.coefficients[0].tolist()}
+    with torch.no_grad():
+        mesh_identity = decoder.mesh_identity(params.to(decoder.device))[0].cpu()
+    identity, rotation, scale, offset = params.identity[0], params.rotation[0], params.scale[0], params.offset[0]
+    bbox, score, detector, light = detection.box, detection.score, detection.detector, params.light[0]
+    landmarks_68, expression, jaw = face.landmarks_68, fields["expression"], fields.get("jaw")
     record = {
         "face_index": face_index, "bbox": _rounded(bbox, 2), "score": round(float(score), 4), "detector": detector,
-        "model": model, "identity": _rounded(identity), "mesh_identity": _rounded(mesh_identity),
+        "model": decoder.terms.name, "identity": _rounded(identity), "mesh_identity": _rounded(mesh_identity),
         "expression": {name: round(float(w), 5) for name, w in expression.items()},
         "pose": {"rotation": _rounded(rotation), "translation": [0.0, 0.0, 0.0],
                  "rotation_convention": "axis-angle, radians, about the model origin"},
@@ -43,8 +62,9 @@ def face_record(face_index: int, bbox: np.ndarray, score: float, detector: str, 
     return record
 
 
-def write_params(path: Path, image: Path, width: int, height: int, faces: list[dict]) -> None:
-    """Write `params.json` atomically (never half-written)."""
+def write_params(path: Path, image: Path, width: int, height: int, faces: list[dict], provenance: dict) -> None:
+    """Write `params.json` atomically (never half-written). `provenance`: what produced it
+    (`emoca.pipeline.photo.Reconstructor.provenance`)."""
     document = {"schema_version": SCHEMA_VERSION, "image": str(image), "width": width, "height": height,
-                "faces": faces}
+                "provenance": provenance, "faces": faces}
     write_text_atomic(path, json.dumps(document, indent=1))

@@ -1,4 +1,4 @@
-"""Landmark reprojection (the jawline's sliding correspondences are chosen in `emoca.fit.jaw_contour`)."""
+"""Landmark reprojection (the jawline's sliding correspondences are chosen in `emoca.decode.jaw_contour`)."""
 
 import torch
 

@@ -23,7 +23,7 @@ ICT_JAW_OFFSETS = Path(__file__).resolve().parent / "data" / "ict_jaw_offsets.np
 
 def load_jaw_offsets(path: Path = ICT_JAW_OFFSETS) -> torch.Tensor | None:
     """(17, 2) learned offsets of the jaw points from the silhouette (`shift_along_outline`;
-    `emoca.fit.learn_jaw_offsets`), or None when no file is at `path`."""
+    `emoca.train.jaw_offsets`), or None when no file is at `path`."""
     if not path.is_file():
         return None
     return torch.from_numpy(np.load(path)["offsets"].astype(np.float32))

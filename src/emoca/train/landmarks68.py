@@ -1,6 +1,6 @@
 """Learn the 68-point methods of `emoca.detect.landmarks68` on HELEN's trainset (never the testset).
 
-    python -m emoca.detect.learn_landmarks68 [--helen DIR] [--out PATH]
+    python -m emoca.train.landmarks68 [--helen DIR] [--out PATH]
 
 1. Detect faces and their 478 dense points on the 500 trainset photos (cached under ~/.cache/emoca).
 2. Build the normalised template (generalised Procrustes of the dense points).

@@ -1,8 +1,10 @@
 """Refine where the 68 iBUG points sit on the ICT mesh from annotated photos (HELEN trainset).
 
-    python -m emoca.fit.learn_ibug_embedding [--every 8] [--keep-inner-lips]
+    python -m emoca.train.ibug_embedding [--every 8] [--keep-inner-lips]
 
-`emoca.facemodel.learn_embedding` places the points where our detector sees them on renders of a
+Rewrites points 17-67 of `facemodel/data/ict_landmark_embedding.npz` (after `emoca.train.landmark_embedding`).
+
+`emoca.train.landmark_embedding` places the points where our detector sees them on renders of a
 brow-less, untextured head; on real faces people (and detectors trained on their annotations) put
 brows, lids and lips a little elsewhere. This step learns the places from photos:
 
@@ -11,7 +13,7 @@ brows, lids and lips a little elsewhere. This step learns the places from photos
 2. render the fit's triangle ids on its crop; each annotated point hits a front-facing triangle, and its
    barycentrics there carry it to the neutral face;
 3. per point, the median over photos, snapped to the surface, replaces the embedding of points 17-67
-   (with `--keep-inner-lips`, 17-59). The jawline (0-16) is a silhouette (`emoca.fit.jaw_contour`) and
+   (with `--keep-inner-lips`, 17-59). The jawline (0-16) is a silhouette (`emoca.decode.jaw_contour`) and
    keeps its frontal places.
 
 Every `--every`-th trainset photo (those the fitter's loss weights were tuned on) is left out, so the
@@ -24,49 +26,38 @@ import numpy as np
 import torch
 import trimesh
 
-from emoca.commands.reconstruct import Reconstructor, fit_targets
-from emoca.datasets.helen import helen_split, nme
+from emoca.datasets.helen import helen_split
 from emoca.detect.affine import apply_affine, invert_affine
 from emoca.facemodel.ict import ICTFaceModel
-from emoca.facemodel.learn_embedding import EMBEDDING, snap_to_surface, surface_hits
-from emoca.fit.photo import FitTargets
 from emoca.io.atomic import atomic_path
-from emoca.io.images import load_image
+from emoca.pipeline.photo import Reconstructor
 from emoca.render.camera import weak_perspective
 from emoca.render.rasterize import rasterize
-
-BATCH = 10
+from emoca.train.fitted_photos import crop_photos, fit_in_batches, nearest_to
+from emoca.train.landmark_embedding import EMBEDDING, snap_to_surface, surface_hits
 
 
 def annotated_places(every: int) -> list[list[np.ndarray]]:
     """Per iBUG point, the neutral-face positions (cm) its annotations hit on the fitted meshes."""
     reconstructor = Reconstructor()
-    model, fitter = reconstructor.model, reconstructor.fitter
-    size = fitter.config.crop_size
+    model, decoder = reconstructor.model, reconstructor.decoder
+    size = decoder.crop_size
     triangles, neutral = model.triangles.numpy(), model.template.numpy()
     photos = [item for i, item in enumerate(helen_split("trainset")) if i % every]
+    faces = crop_photos(reconstructor, [path for path, _ in photos], nearest_to([truth for _, truth in photos]))
+    print(f"{len(faces)}/{len(photos)} photos with a face", flush=True)
+    fitted = fit_in_batches(reconstructor, faces)
+    with torch.no_grad():
+        vertices = decoder.decode(fitted).vertices
+        screen = weak_perspective(vertices, fitted.scale, fitted.offset, (size, size))
+        ids = rasterize(screen, model.triangles, (size, size)).triangle_id.numpy()
     samples: list[list[np.ndarray]] = [[] for _ in range(68)]
-    pending: list[tuple[FitTargets, np.ndarray]] = []  # crops and their annotations in crop pixels
-    for number, (path, truth) in enumerate(photos, 1):
-        image = load_image(path)
-        faces = reconstructor.landmarker(image)
-        if faces:
-            best = min(faces, key=lambda face: nme(face.landmarks_68, truth))
-            targets, to_input = fit_targets(image, [best], reconstructor.crop)
-            pending.append((targets, apply_affine(invert_affine(to_input[0]), truth)))
-        if len(pending) == BATCH or (number == len(photos) and pending):
-            batch = FitTargets.concat([item[0] for item in pending])
-            result = fitter.fit(batch)
-            with torch.no_grad():
-                screen = weak_perspective(result.vertices, result.scale, result.offset, (size, size))
-                ids = rasterize(screen, model.triangles, (size, size)).triangle_id.numpy()
-            for row, (_, annotated) in enumerate(pending):
-                hits = surface_hits(annotated, ids[row], screen[row].numpy(), result.vertices[row].numpy(), triangles)
-                for point, hit in enumerate(hits):
-                    if hit is not None:
-                        samples[point].append(hit[1] @ neutral[triangles[hit[0]]])
-            pending = []
-            print(f"{number}/{len(photos)} photos", flush=True)
+    for row, face in enumerate(faces):
+        annotated = apply_affine(invert_affine(face.to_input), photos[face.position][1])
+        hits = surface_hits(annotated, ids[row], screen[row].numpy(), vertices[row].numpy(), triangles)
+        for point, hit in enumerate(hits):
+            if hit is not None:
+                samples[point].append(hit[1] @ neutral[triangles[hit[0]]])
     return samples
 
 

@@ -3,8 +3,8 @@
 The fitter optimises one expression vector per face; its meaning, bounds and prior depend on the model:
 
 * ICT (`ICTTerms`): the 53 blendshape weights, kept in [0, 1], with an L1 (sparsity) prior. ICT also
-  brings two learned corrections: expression correctives (`emoca.fit.expression_correctives`: the mesh
-  is posed at `mesh_identity`) and jaw offsets (`emoca.fit.jaw_contour.shift_along_outline`).
+  brings two learned corrections: expression correctives (`emoca.decode.expression_correctives`: the mesh
+  is posed at `mesh_identity`) and jaw offsets (`emoca.decode.jaw_contour.shift_along_outline`).
 * FLAME (`FLAMETerms`): the PCA expression coefficients (unit Gaussian prior, kept within
   +-`FLAMETerms.COEFFICIENT_LIMIT` standard deviations) followed by the jaw joint's axis-angle rotation
   (3 values, radians; +x opens the mouth). FLAME opens the mouth with the jaw joint, not with an
@@ -16,15 +16,16 @@ the expression fields of `params.json`.
 """
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 import torch
 
+from emoca.decode.expression_correctives import CORRECTIVES, load_correctives
+from emoca.decode.jaw_contour import ICT_JAW_OFFSETS, load_jaw_offsets
 from emoca.facemodel.base import FaceModel
-from emoca.facemodel.flame import FLAMEFaceModel
+from emoca.facemodel.flame import EMBEDDING_NAMES, FLAMEFaceModel
 from emoca.facemodel.geometry import rigid_transform
-from emoca.facemodel.ict import ICTFaceModel
-from emoca.fit.expression_correctives import load_correctives
-from emoca.fit.jaw_contour import load_jaw_offsets
+from emoca.facemodel.ict import LANDMARK_EMBEDDING, ICTFaceModel
 from emoca.losses.priors import gaussian_prior, sparsity_prior
 
 LandmarkPoints = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]
@@ -86,6 +87,19 @@ class FaceTerms(ABC):
         dense = self.model.surface_landmarks(vertices, "dense") if "dense" in self.model.embedded else None
         return dense, self.model.surface_landmarks(vertices, "ibug"), vertices[:, self.jaw_candidates]
 
+    def split(self, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, n_expression) fitted vector -> `FaceParams`' (expression, jaw); jaw is None without a jaw joint."""
+        return vector, None
+
+    def join(self, expression: torch.Tensor, jaw: torch.Tensor | None) -> torch.Tensor:
+        """`FaceParams`' (expression, jaw) -> the (B, n_expression) vector the terms work on."""
+        return expression
+
+    @property
+    @abstractmethod
+    def files(self) -> list[Path]:
+        """The files this model's decoding read (model, embeddings, learned corrections), for provenance."""
+
     @abstractmethod
     def expression_fields(self, expression: torch.Tensor) -> dict:
         """(n_expression,) one face's vector -> the expression fields of its `params.json` entry."""
@@ -108,9 +122,14 @@ class ICTTerms(FaceTerms):
         self.correctives = load_correctives(self.n_expression, model.n_identity)
         self.jaw_offsets = load_jaw_offsets()
 
+    @property
+    def files(self) -> list[Path]:
+        learned = [(CORRECTIVES, self.correctives), (ICT_JAW_OFFSETS, self.jaw_offsets)]
+        return [self.model.source, LANDMARK_EMBEDDING] + [path for path, value in learned if value is not None]
+
     def mesh_identity(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
         """(B, K) the identity weights that give the fitted mesh with ICT's own blendshapes: identity +
-        expression @ correctives (`emoca.fit.expression_correctives`)."""
+        expression @ correctives (`emoca.decode.expression_correctives`)."""
         return identity if self.correctives is None else identity + expression @ self.correctives
 
     @property
@@ -188,19 +207,27 @@ class FLAMETerms(FaceTerms):
     def n_expression(self) -> int:
         return len(self.model.expression_names) + 3
 
-    def _split(self, expression: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return expression[:, :-3], expression[:, -3:]
+    @property
+    def files(self) -> list[Path]:
+        model = Path(self.model.config.path)
+        return [model] + [model.with_name(name) for name in EMBEDDING_NAMES if model.with_name(name).is_file()]
+
+    def split(self, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return vector[:, :-3], vector[:, -3:]
+
+    def join(self, expression: torch.Tensor, jaw: torch.Tensor | None) -> torch.Tensor:
+        return torch.cat([expression, jaw if jaw is not None else expression.new_zeros(len(expression), 3)], 1)
 
     def bound(self, expression: torch.Tensor) -> None:
         torch.maximum(expression, self._low, out=expression)
         torch.minimum(expression, self._high, out=expression)
 
     def expression_prior(self, expression: torch.Tensor) -> torch.Tensor:
-        coefficients, _ = self._split(expression)
+        coefficients, _ = self.split(expression)
         return gaussian_prior(coefficients) * coefficients.shape[1]
 
     def posed(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
-        coefficients, jaw = self._split(expression)
+        coefficients, jaw = self.split(expression)
         return self.model(identity, coefficients, rotation, torch.zeros_like(rotation), jaw=jaw).vertices
 
     def expression_fields(self, expression: torch.Tensor) -> dict:
@@ -210,7 +237,7 @@ class FLAMETerms(FaceTerms):
 
 
 def face_terms(model: FaceModel, jaw_candidates: torch.Tensor) -> FaceTerms:
-    """The terms for `model` (ICT or FLAME); `jaw_candidates` (C,) from `emoca.fit.jaw_contour`."""
+    """The terms for `model` (ICT or FLAME); `jaw_candidates` (C,) from `emoca.decode.jaw_contour`."""
     if isinstance(model, FLAMEFaceModel):
         return FLAMETerms(model, jaw_candidates)
     if isinstance(model, ICTFaceModel):

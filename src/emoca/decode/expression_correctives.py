@@ -4,7 +4,7 @@ ICT's 53 blendshapes do not move the face quite as our landmark detectors see re
 one photo at a time, a smile's missing part (mouth corners further out and up, lower lids higher) is
 taken up by the identity, so a person's identity drifts with their expression. The correctives are a
 (53, K) matrix `C` learned from people photographed with several expressions
-(`emoca.fit.learn_expression_correctives`): the fitted mesh is
+(`emoca.train.expression_correctives`): the fitted mesh is
 
     ICT(identity + expression @ C, expression)
 

@@ -1,6 +1,6 @@
 """Where MediaPipe's 478 points and the 68 iBUG points sit on the ICT mesh, learned from renders.
 
-    python -m emoca.facemodel.learn_embedding [--renders 120] [--seed 0]
+    python -m emoca.train.landmark_embedding [--renders 120] [--seed 0]
 
 1. Render the ICT model with random identities, expressions and head poses (seeded), skin-coloured
    with darker eyeballs, under the default light.
@@ -17,7 +17,7 @@
    barycentrics to `facemodel/data/ict_landmark_embedding.npz`, with each point's spread (cm).
 
 The shipped file's 68-point places 17-67 were then refined from annotated photos by
-`python -m emoca.fit.learn_ibug_embedding` (run it again after re-running this).
+`python -m emoca.train.ibug_embedding` (run it again after re-running this).
 """
 
 import argparse
@@ -29,13 +29,13 @@ import trimesh
 
 from emoca.detect.pipeline import FaceLandmarker
 from emoca.facemodel.face_regions import eye_masks
-from emoca.facemodel.ict import LANDMARK_VERTICES, ICTFaceModel
+from emoca.facemodel.ict import LANDMARK_EMBEDDING, LANDMARK_VERTICES, ICTFaceModel
 from emoca.io.atomic import atomic_path
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
 from emoca.render.shading import default_light
 
-EMBEDDING = Path(__file__).resolve().parent / "data" / "ict_landmark_embedding.npz"
+EMBEDDING = LANDMARK_EMBEDDING
 SIZE = 512
 FRONTAL_YAW = 0.15
 IBUG_INNER_LIPS = frozenset(range(60, 68))

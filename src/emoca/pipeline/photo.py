@@ -1,0 +1,162 @@
+"""One photo to 3D faces, as a library: detect -> crop -> predict (`FaceParams`) -> decode.
+
+    import emoca
+    faces = emoca.reconstruct("photo.jpg")       # list[Face], best detection first
+    faces[0].params.expression                   # (1, 53) ICT blendshape weights
+
+`Reconstructor` holds the models (load once, call many times); `reconstruct_batch` predicts the faces
+of several photos in one batch (faster per face). Nothing here writes files: `emoca reconstruct`
+(`emoca.commands.reconstruct`) writes the outputs.
+"""
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emoca.decode.decoder import Decoded, FaceDecoder
+from emoca.detect.affine import apply_affine
+from emoca.detect.crops import CropConfig
+from emoca.detect.landmarks68 import LEARNED as LANDMARKS_68_FILE
+from emoca.detect.pipeline import FaceLandmarker, FaceLandmarks
+from emoca.errors import InputError
+from emoca.face_params import FaceParams
+from emoca.facemodel import load_model
+from emoca.facemodel.base import FaceModel
+from emoca.fit.photo import FitConfig, PhotoFitter
+from emoca.io.images import load_image
+from emoca.predictor import Predictor
+from emoca.provenance import file_identities
+from emoca.targets import FaceTargets, face_targets
+
+
+@dataclass
+class ReconstructorConfig:
+    """model: "ict" (shipped) or "flame" (with `flame`, the user's generic_model.pkl). device: where the
+    fit runs ("cpu", "cuda"); detection and outputs stay on the CPU. fit: the fitter's schedule."""
+
+    model: str = "ict"
+    flame: str | None = None
+    device: str = "cpu"
+    fit: FitConfig = field(default_factory=FitConfig)
+
+
+@dataclass
+class Face:
+    """One reconstructed face of an image.
+
+    detection: the detected box and landmarks (input pixels). params: its `FaceParams` (a batch of one)
+    on its crop. decoded: the decoded face (a batch of one, CPU; points in crop pixels). to_input: (2, 3)
+    crop-to-input affine map. timings_ms: where the time went for its image ("detect", "predict_per_face").
+    """
+
+    detection: FaceLandmarks
+    params: FaceParams
+    decoded: Decoded
+    to_input: np.ndarray
+    timings_ms: dict[str, float]
+
+    @property
+    def landmarks_68(self) -> np.ndarray:
+        """(68, 2) the reconstruction's 68 points (jawline on the silhouette) in input pixels."""
+        return apply_affine(self.to_input, self.decoded.landmarks_68[0].numpy())
+
+
+def check_device(device: str) -> str:
+    """`device` if torch can use it here ("cpu", "cuda", "cuda:N").
+
+    Raises:
+        InputError: not a device name, or CUDA asked for where torch sees no CUDA device.
+    """
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as error:
+        raise InputError("--device", f"not a device: {error}") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device", f"{device} asked for, but torch sees no CUDA device here; use --device cpu")
+    if kind not in ("cpu", "cuda"):
+        raise InputError("--device", f"{device}: only cpu and cuda are supported")
+    return device
+
+
+class Reconstructor:
+    """Detector, face model, decoder and predictor, loaded once (`config`, or a ready `model`).
+
+    Raises:
+        InputError: a device torch cannot use, or a model file that cannot be used.
+    """
+
+    def __init__(self, config: ReconstructorConfig | None = None, model: FaceModel | None = None) -> None:
+        self.config = config or ReconstructorConfig()
+        check_device(self.config.device)
+        self.config.fit.device = self.config.device
+        self.landmarker = FaceLandmarker()
+        self.model = model or load_model(self.config.model, self.config.flame)
+        self.crop = CropConfig(size=self.config.fit.crop_size)
+        self.decoder = FaceDecoder(self.model, self.crop.size)
+        self.predictor: Predictor = PhotoFitter(self.decoder, self.config.fit)
+
+    def targets(self, image: np.ndarray, faces: list[FaceLandmarks]) -> tuple[FaceTargets, np.ndarray]:
+        """Crops and crop-pixel landmarks of `faces`, and their (F, 2, 3) crop-to-input maps."""
+        return face_targets(image, faces, self.crop)
+
+    def decode(self, params: FaceParams) -> Decoded:
+        """Full decoding (mesh, albedo, points) on the decoder's device; CPU tensors back."""
+        with torch.no_grad():
+            return self.decoder.decode(params.to(self.decoder.device)).cpu()
+
+    def faces(self, detections: list[FaceLandmarks], params: FaceParams, to_input: np.ndarray,
+              timings_ms: dict[str, float]) -> list[Face]:
+        """`Face` records of predicted `params` (one row per detection)."""
+        decoded = self.decode(params)
+        return [Face(detection, params[i], decoded[i], to_input[i], timings_ms)
+                for i, detection in enumerate(detections)]
+
+    def reconstruct(self, image: np.ndarray | str | Path) -> list[Face]:
+        """Every face of one photo ((H, W, 3) uint8 RGB, or a path), best detection first; [] when none.
+
+        Raises:
+            InputError: a path that is not a readable image.
+        """
+        return self.reconstruct_batch([image])[0]
+
+    def reconstruct_batch(self, images: list[np.ndarray | str | Path]) -> list[list[Face]]:
+        """The faces of several photos, predicted in one batch; one list per photo (empty: no face)."""
+        start = time.perf_counter()
+        images = [load_image(Path(image)) if isinstance(image, str | Path) else image for image in images]
+        detections = [self.landmarker(image) for image in images]
+        found = [(image, faces) for image, faces in zip(images, detections, strict=True) if faces]
+        if not found:
+            return [[] for _ in images]
+        pieces = [self.targets(image, faces) for image, faces in found]
+        detected = time.perf_counter()
+        params = self.predictor.predict(FaceTargets.concat([targets for targets, _ in pieces]))
+        count = len(params)
+        timings = {"detect": 1000 * (detected - start),
+                   "predict_per_face": 1000 * (time.perf_counter() - detected) / count}
+        faces = self.faces([face for _, faces in found for face in faces], params,
+                           np.concatenate([to_input for _, to_input in pieces]), timings)
+        results, position = [], 0
+        for image_faces in detections:
+            results.append(faces[position:position + len(image_faces)])
+            position += len(image_faces)
+        return results
+
+    def provenance(self) -> dict:
+        """The method, its configuration and the learned files used (name: short SHA-256)."""
+        files = [*self.decoder.terms.files, LANDMARKS_68_FILE]
+        return {"method": "fit", "fit_config": asdict(self.config.fit), "files": file_identities(files)}
+
+
+_DEFAULT: Reconstructor | None = None
+
+
+def reconstruct(image: np.ndarray | str | Path) -> list[Face]:
+    """Every face of one photo with the default `Reconstructor` (ICT, CPU; loaded on the first call and
+    kept). See `Reconstructor.reconstruct`."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Reconstructor()
+    return _DEFAULT.reconstruct(image)

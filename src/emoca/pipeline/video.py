@@ -1,0 +1,156 @@
+"""Reconstruct a video: one identity for the person, per-frame expression and pose, streamed.
+
+1. Landmarks: detection on the first frame (and whenever the face is lost), MediaPipe-style tracking
+   from the previous frame otherwise; the main face (index 0) only. Dense and 68 points are smoothed
+   with a One-Euro filter (jitter goes, fast motion passes: no lag).
+2. Identity: the first `identity_frames` frames with a face are fitted jointly with one shared identity
+   (a bounded buffer); it is then kept fixed.
+3. Every later frame starts from the previous frame's result (`init`: its camera moved onto the new
+   crop, the head rotation extrapolated) and is pulled towards it (`anchor`, the fitter's temporal
+   prior), with a short schedule.
+Memory stays bounded whatever the length: frames are decoded, fitted and written one at a time.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from emoca.decode.image_space import camera_between_crops
+from emoca.detect.pipeline import FaceLandmarks
+from emoca.face_params import FaceParams
+from emoca.fit.photo import PhotoFitter
+from emoca.fit.smoothing import OneEuroConfig, OneEuroFilter
+from emoca.pipeline.photo import Face, Reconstructor
+from emoca.predictor import Predictor
+from emoca.targets import FaceTargets
+
+
+@dataclass
+class VideoConfig:
+    """identity_frames: frames predicted jointly for the shared identity. frame_steps: (pose, shape,
+    appearance) fitter steps per later frame. smoothing: the landmark filter (pixels, seconds)."""
+
+    identity_frames: int = 8
+    frame_steps: tuple[int, int, int] = (0, 16, 0)
+    smoothing: OneEuroConfig = field(default_factory=OneEuroConfig)
+
+
+@dataclass
+class FrameResult:
+    """One frame: its index, the image and its face (None when no face was found in the frame)."""
+
+    index: int
+    image: np.ndarray
+    face: Face | None
+
+
+@dataclass
+class _Pending:
+    """A frame waiting for the shared identity: its detection, targets and crop map (None: no face)."""
+
+    index: int
+    image: np.ndarray
+    detection: FaceLandmarks | None = None
+    targets: FaceTargets | None = None
+    to_input: np.ndarray | None = None
+
+
+class VideoReconstructor:
+    """`for frame in video.frames(frames, fps): ...` yields a `FrameResult` per input frame, in order.
+
+    The reconstructor's predictor settles the identity and restarts lost faces; later frames use
+    `follow` (the fitter with `config.frame_steps`, warm-started from the previous frame)."""
+
+    def __init__(self, reconstructor: Reconstructor, config: VideoConfig | None = None) -> None:
+        self.reconstructor = reconstructor
+        self.config = config or VideoConfig()
+        predictor = reconstructor.predictor
+        self.follow: Predictor = predictor
+        if isinstance(predictor, PhotoFitter):
+            pose, shape, appearance = self.config.frame_steps
+            self.follow = PhotoFitter(predictor.decoder, replace(predictor.config, pose_steps=pose, shape_steps=shape,
+                                                                 appearance_steps=appearance))
+
+    def frames(self, frames: Iterator[np.ndarray], fps: float) -> Iterator[FrameResult]:
+        landmarker, predictor = self.reconstructor.landmarker, self.reconstructor.predictor
+        smoothing = OneEuroFilter(fps, self.config.smoothing)
+        previous: list[FaceLandmarks] = []
+        identity: torch.Tensor | None = None
+        last: FaceParams | None = None  # the previous frame's result, on the crop `last_to_input` maps from
+        before: FaceParams | None = None  # the frame before it: head rotation is predicted at constant speed
+        last_to_input: np.ndarray | None = None
+        buffer: list[_Pending] = []
+        for index, image in enumerate(frames):
+            found = landmarker.track(image, previous[:1]) if previous else landmarker(image)
+            previous = found[:1]
+            if not found:
+                smoothing.reset()
+                last = before = None
+                if identity is None:  # before the identity is settled, frames wait in the buffer in order
+                    buffer.append(_Pending(index, image))
+                    if len(buffer) >= 4 * self.config.identity_frames:  # keep memory bounded
+                        identity, last, last_to_input = yield from self._flush(buffer)
+                        buffer = []
+                else:
+                    yield FrameResult(index, image, None)
+                continue
+            detection = self._smoothed(found[0], smoothing)
+            targets, to_input = self.reconstructor.targets(image, [detection])
+            if identity is None:
+                buffer.append(_Pending(index, image, detection, targets, to_input[0]))
+                if sum(item.detection is not None for item in buffer) == self.config.identity_frames:
+                    identity, last, last_to_input = yield from self._flush(buffer)
+                    buffer = []
+                continue
+            if last is None:  # the face came back: a full prediction with the known identity
+                last = predictor.predict(targets, identity=identity)
+            else:
+                start = self._start(last, before, last_to_input, to_input[0])
+                before, last = last, self.follow.predict(targets, init=start, anchor=start, identity=identity)
+            last_to_input = to_input[0]
+            yield FrameResult(index, image, self._face(detection, last, last_to_input))
+        if buffer:
+            yield from self._flush(buffer)
+
+    def _face(self, detection: FaceLandmarks, params: FaceParams, to_input: np.ndarray) -> Face:
+        return self.reconstructor.faces([detection], params, to_input[None], {})[0]
+
+    def _start(self, last: FaceParams, before: FaceParams | None, last_to_input: np.ndarray, to_input: np.ndarray
+               ) -> FaceParams:
+        """The warm start of the next frame: the previous result, its camera moved onto the new crop, the
+        head rotation extrapolated at constant angular speed."""
+        scale, offset = camera_between_crops(last.scale, last.offset, last_to_input[None], to_input[None],
+                                             self.reconstructor.crop.size)
+        rotation = last.rotation if before is None else 2 * last.rotation - before.rotation
+        return last.replace(scale=scale, offset=offset, rotation=rotation)
+
+    def _smoothed(self, face: FaceLandmarks, smoothing: OneEuroFilter) -> FaceLandmarks:
+        points = smoothing(np.concatenate([face.dense[:, :2], face.landmarks_68]))
+        dense = face.dense.copy()
+        n_dense = len(dense)
+        dense[:, :2] = points[:n_dense]
+        return FaceLandmarks(face.box, face.score, face.detector, dense, face.dense_source,
+                             points[n_dense:].astype(np.float32))
+
+    def _flush(self, buffer: list[_Pending]) -> Iterator[FrameResult]:
+        """Predict the buffered frames jointly (one identity), yield them in order; returns (identity, the
+        last frame's result, its crop-to-input map), None for each when no buffered frame has a face."""
+        with_face = [item for item in buffer if item.detection is not None]
+        joint = None
+        if with_face:
+            batch = FaceTargets.concat([item.targets for item in with_face])
+            joint = self.reconstructor.predictor.predict(batch, shared_identity=True)
+        position = 0
+        last, last_to_input = None, None
+        for item in buffer:
+            if item.detection is None:
+                yield FrameResult(item.index, item.image, None)
+                continue
+            last, last_to_input = joint[position], item.to_input
+            position += 1
+            yield FrameResult(item.index, item.image, self._face(item.detection, last, item.to_input))
+        if buffer[-1].detection is None:  # the face was lost after the last fitted frame: no warm start from it
+            last, last_to_input = None, None
+        return (joint.identity[0] if joint is not None else None), last, last_to_input
