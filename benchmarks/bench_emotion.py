@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from emoca.datasets.ferplus import load_ferplus
-from emoca.nets.emotion import EMOTIONS, load_emotion_net
+from emoca.emotions import EMOTIONS
+from emoca.nets.emotion import load_emotion_net
 from emoca.nets.judge import JUDGE_CLASSES, load_judge
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig

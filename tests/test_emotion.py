@@ -11,11 +11,10 @@ from PIL import Image
 from emoca.datasets.affectnet import load_affectnet, read_affectnet_csv
 from emoca.datasets.faces import FaceSet
 from emoca.datasets.ferplus import load_ferplus, majority_votes
+from emoca.emotions import CIRCUMPLEX, EMOTIONS
 from emoca.errors import InputError
 from emoca.nets.emotion import (
-    CIRCUMPLEX,
     DEFAULT_WEIGHTS,
-    EMOTIONS,
     EmotionConfig,
     EmotionNet,
     load_emotion_net,

@@ -46,7 +46,9 @@ def test_unknown_region_is_refused():
 def test_neutral_landmarks_are_the_documented_vertices(ict_model, ict_arrays):
     out = ict_model(**ict_model.neutral_parameters(1))
     expected = ict_arrays["neutral"][list(LANDMARK_VERTICES)]
-    np.testing.assert_allclose(out.landmarks_68[0].numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose(ict_model.landmarks_68(out.vertices)[0].numpy(), expected, atol=1e-6)
+    # the forward's points are the learned places the fitter and decoder read
+    torch.testing.assert_close(out.landmarks_68, ict_model.surface_landmarks(out.vertices, "ibug"))
     # Anatomy in model axes: subject's left eye corner (45) at +x, nose tip (30) in front, chin (8) low.
     lm = expected
     assert lm[45, 0] > 0 > lm[36, 0]

@@ -32,8 +32,11 @@ def _emotion(args: argparse.Namespace) -> int:
 
 def _reconstruct(args: argparse.Namespace) -> int:
     from emoca.commands.reconstruct import run_reconstruct
+    from emoca.pipeline.photo import ReconstructorConfig
 
-    return run_reconstruct(args.inputs, Path(args.out), args.json, args.overwrite, args.model, args.flame, args.device)
+    config = ReconstructorConfig(model=args.model, flame=args.flame, device=args.device, method=args.method)
+    config.fit.weights.emotion = args.emotion_weight
+    return run_reconstruct(args.inputs, Path(args.out), args.json, args.overwrite, config)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--overwrite", action="store_true", help="redo photos whose params.json exists")
     reconstruct.add_argument("--model", choices=("ict", "flame"), default="ict", help="face model (default ict)")
     reconstruct.add_argument("--flame", default=None, help="your FLAME generic_model.pkl (with --model flame)")
-    reconstruct.add_argument("--device", default="cpu", help="where the fit runs: cpu (default) or cuda[:N]")
+    reconstruct.add_argument("--device", default="cpu", help="where the prediction runs: cpu (default) or cuda[:N]")
+    reconstruct.add_argument("--method", choices=("fit", "regress", "regress+fit"), default="fit",
+                             help="fit (analysis by synthesis, default), regress (the EMOCA regressor, ICT only), "
+                                  "or regress+fit (a short fit from the regressor's result)")
+    reconstruct.add_argument("--emotion-weight", type=float, default=0.0, metavar="W",
+                             help="fits: weight of EMOCA's emotion-consistency term (default 0: off)")
     reconstruct.set_defaults(run=_reconstruct)
     return parser
 

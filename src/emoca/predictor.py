@@ -22,3 +22,16 @@ class Predictor(Protocol):
 
     def predict(self, targets: FaceTargets, init: FaceParams | None = None, anchor: FaceParams | None = None,
                 identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams: ...
+
+
+class Refined:
+    """One predictor's result refined by another: `first` (e.g. the regressor) gives the start, `then`
+    (e.g. a short fit) starts from it (`init`) and keeps the caller's `anchor` and identity choices."""
+
+    def __init__(self, first: Predictor, then: Predictor) -> None:
+        self.first, self.then = first, then
+
+    def predict(self, targets: FaceTargets, init: FaceParams | None = None, anchor: FaceParams | None = None,
+                identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams:
+        start = self.first.predict(targets, identity=identity, shared_identity=shared_identity)
+        return self.then.predict(targets, init=start, anchor=anchor, identity=identity, shared_identity=shared_identity)

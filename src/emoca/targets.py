@@ -22,6 +22,9 @@ class FaceTargets:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    def __getitem__(self, rows: slice) -> "FaceTargets":
+        return FaceTargets(self.images[rows], self.landmarks_68[rows], self.dense[rows])
+
     def to(self, device: torch.device | str) -> "FaceTargets":
         return FaceTargets(self.images.to(device), self.landmarks_68.to(device), self.dense.to(device))
 

@@ -7,9 +7,10 @@ import torch
 
 from emoca.commands.batch import BatchReport, iterate_images
 from emoca.detect.crops import CropConfig, crop_faces
+from emoca.emotions import EMOTIONS
 from emoca.errors import InputError
 from emoca.io.images import load_image
-from emoca.nets.emotion import EMOTIONS, EmotionNet, load_emotion_net
+from emoca.nets.emotion import EmotionNet, load_emotion_net
 
 
 def emotion_records(net: EmotionNet, image_path: Path, crops: np.ndarray) -> list[dict]:

@@ -145,10 +145,9 @@ def reconstruct_photo(reconstructor: Reconstructor, writer: OutputWriter, path: 
     return len(faces)
 
 
-def run_reconstruct(inputs: list[str], out: Path, as_json: bool, overwrite: bool, model_name: str,
-                    flame: str | None, device: str = "cpu") -> int:
+def run_reconstruct(inputs: list[str], out: Path, as_json: bool, overwrite: bool, config: ReconstructorConfig) -> int:
     """Reconstruct every input photo and video into `out`/NAME/; returns the exit status."""
-    reconstructor = Reconstructor(ReconstructorConfig(model=model_name, flame=flame, device=device))
+    reconstructor = Reconstructor(config)
     ensure_writable_folder(out)
     report = BatchReport(as_json)
     writer = OutputWriter(reconstructor)

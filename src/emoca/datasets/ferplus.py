@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from emoca.datasets.faces import FaceSet
+from emoca.emotions import EMOTIONS
 from emoca.errors import InputError
-from emoca.nets.emotion import EMOTIONS
 
 VOTE_COLUMNS = ("neutral", "happy", "surprise", "sad", "anger", "disgust", "fear", "contempt", "unknown", "nf")
 SPLITS = {"train": 0, "valid": 1, "test": 2}

@@ -16,7 +16,9 @@ class FaceOutput:
     """
 
     vertices: torch.Tensor  # (B, V, 3) posed vertices of the render mesh
-    landmarks_68: torch.Tensor | None  # (B, 68, 3) iBUG/300-W points; None if the model has no embedding
+    # (B, 68, 3) iBUG/300-W points where fitting and decoding read them (the learned "ibug" embedding; the
+    # jawline at its frontal places: `emoca.decode` puts it on the silhouette); None without an embedding
+    landmarks_68: torch.Tensor | None
 
 
 class FaceModel(nn.Module):
@@ -54,7 +56,8 @@ class FaceModel(nn.Module):
         return torch.einsum("bnkc,nk->bnc", vertices[:, corners], bary)
 
     def landmarks_68(self, vertices: torch.Tensor) -> torch.Tensor:
-        """(B, V, 3) vertices -> (B, 68, 3) landmark positions on that surface."""
+        """(B, V, 3) vertices -> (B, 68, 3) the model's own 68 landmark places on that surface (ICT-FaceKit's
+        authored vertices; FLAME's embedding). `FaceOutput.landmarks_68` holds the learned places instead."""
         return points_on_surface(vertices, self.triangles[self.landmark_triangles], self.landmark_barycentric)
 
     @property

@@ -217,4 +217,5 @@ class ICTFaceModel(FaceModel):
         if gaze is not None:
             vertices = self._rotate_eyes(vertices, gaze)
         vertices = rigid_transform(vertices, rotation, translation)
-        return FaceOutput(vertices=vertices, landmarks_68=self.landmarks_68(vertices))
+        points = self.surface_landmarks(vertices, "ibug") if "ibug" in self.embedded else self.landmarks_68(vertices)
+        return FaceOutput(vertices=vertices, landmarks_68=points)

@@ -21,6 +21,7 @@ import torch
 from emoca.decode.decoder import FaceDecoder
 from emoca.face_params import FaceParams
 from emoca.facemodel.landmark_sets import outer_eye_distance
+from emoca.losses.emotion import EmotionConsistency
 from emoca.losses.priors import gaussian_prior, light_prior
 from emoca.losses.reconstruction import LandmarkWeights, PhotometricTargets, landmark_losses, photometric_term
 from emoca.targets import FaceTargets
@@ -36,6 +37,7 @@ class LossWeights(LandmarkWeights):
     expression: float = 2e-4
     light: float = 1e-3
     albedo: float = 1e-2
+    emotion: float = 0.0  # EMOCA's emotion-consistency term in the appearance stage (`emoca.losses.emotion`)
     temporal_expression: float = 0.3  # with an anchor (video): squared distance of the expression weights
     temporal_rotation: float = 3.0  # ... and of the head rotation (rad) from the anchor
     #                                 (tuned on a synthetic clip: jitter down, no lag on a jaw step)
@@ -66,8 +68,12 @@ class PhotoFitter:
 
     `decoder` (on the CPU when given) moves to `config.device` with its model (in place)."""
 
-    def __init__(self, decoder: FaceDecoder, config: FitConfig | None = None) -> None:
+    def __init__(self, decoder: FaceDecoder, config: FitConfig | None = None,
+                 emotion: EmotionConsistency | None = None) -> None:
         self.config = config or FitConfig()
+        if self.config.weights.emotion and emotion is None:
+            raise ValueError("an emotion weight needs the emotion recogniser (`emotion`)")
+        self.emotion = emotion
         if decoder.crop_size != self.config.crop_size:
             raise ValueError(f"the decoder works on {decoder.crop_size}-pixel crops, the fit on "
                              f"{self.config.crop_size}")
@@ -126,6 +132,7 @@ class PhotoFitter:
                                              requires_grad=True)
         eye = outer_eye_distance(targets.landmarks_68) / config.crop_size
         photometric = PhotometricTargets.of(targets, config.render_size)
+        photo_emotion = self.emotion.target(photometric.photo) if config.weights.emotion else None
         shape = [expression] + ([identity_parameter] if identity_parameter.requires_grad else [])
         pose, appearance = [rotation, log_scale, offset], [light, colours, coefficients]
         refine = config.refine
@@ -142,7 +149,7 @@ class PhotoFitter:
                 split = decoder.terms.split(expression)
                 params = FaceParams(identity_parameter.expand(batch, -1), split[0], rotation, log_scale.exp(), offset,
                                     light, colours, coefficients, split[1])
-                losses = self._losses(stage, params, targets, eye, photometric, anchor_values)
+                losses = self._losses(stage, params, targets, eye, photometric, anchor_values, photo_emotion)
                 total = sum(losses.values()).sum()
                 optimiser.zero_grad(set_to_none=True)
                 total.backward()
@@ -154,9 +161,10 @@ class PhotoFitter:
                           colours, coefficients, split[1]).detach().to("cpu")
 
     def _losses(self, stage: str, params: FaceParams, targets: FaceTargets, eye: torch.Tensor,
-                photometric: PhotometricTargets, anchor: tuple[torch.Tensor, torch.Tensor] | None
-                ) -> dict[str, torch.Tensor]:
-        """The loss terms of `stage`, each (B,); `anchor`: the (expression vector, rotation) to stay near."""
+                photometric: PhotometricTargets, anchor: tuple[torch.Tensor, torch.Tensor] | None,
+                photo_emotion: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The loss terms of `stage`, each (B,); `anchor`: the (expression vector, rotation) to stay near;
+        `photo_emotion`: the recogniser's features of the photos (with an emotion weight)."""
         weights, decoder = self.config.weights, self.decoder
         decoded = decoder.decode(params, mesh=stage == "appearance")  # the render needs every vertex
         losses = landmark_losses(decoded, targets, weights, contour=stage != "pose")
@@ -174,4 +182,6 @@ class PhotoFitter:
         losses["photometric"] = weights.photometric * photometric_term(rendered.image, photometric)
         losses["light"] = weights.light * light_prior(params.light)
         losses["albedo"] = weights.albedo * params.coefficients.pow(2).mean((1, 2))
+        if photo_emotion is not None:
+            losses["emotion"] = weights.emotion * self.emotion(rendered.image, photo_emotion)
         return losses

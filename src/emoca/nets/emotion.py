@@ -16,26 +16,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from emoca.emotions import CIRCUMPLEX, EMOTIONS
 from emoca.errors import InputError
 from emoca.io.atomic import atomic_path
 from emoca.nets.backbone import FEATURE_DIM, efficientnet_lite0, imagenet_normalise
 
-EMOTIONS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
-"""The 8 classes, in this order everywhere (AffectNet's order)."""
-
-# Positions (valence, arousal) of the classes on Russell's circumplex (Russell 1980, "A circumplex model
-# of affect"), hand-placed from the angles of that paper's figure, unit radius for the full emotions.
-# Used for V/A only while the model has no V/A supervision: V/A = sum_c p_c * position_c.
-CIRCUMPLEX = {
-    "neutral": (0.0, 0.0),
-    "happy": (0.8, 0.35),
-    "sad": (-0.75, -0.4),
-    "surprise": (0.2, 0.9),
-    "fear": (-0.45, 0.8),
-    "disgust": (-0.7, 0.35),
-    "anger": (-0.55, 0.75),
-    "contempt": (-0.6, 0.2),
-}
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "emotion_fer.safetensors"
 LUMA = (0.299, 0.587, 0.114)
 

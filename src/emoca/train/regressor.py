@@ -1,0 +1,317 @@
+"""Train the EMOCA regressor on cached faces (`emoca.train.regressor_data`), resumably, in chunks.
+
+    python -m emoca.train.regressor --stage coarse --max-minutes 9       # repeat until it says "done"
+    python -m emoca.train.regressor --stage expression --max-minutes 9
+    python -m emoca.train.regressor --stage expression --no-emotion      # the ablation's control
+
+Stage `coarse` (DECA's role) trains `CoarseEncoder` on HELEN train, expressions_wild train and FER+
+train faces with self-supervised losses on the decoded face (`emoca.losses.reconstruction`: 478 + 68
+landmarks, the silhouette jawline, eye/lip closure, the masked photometric error of a 64-px render) and
+priors, plus the fitter's results as pseudo ground truth for identity, light and albedo on the faces
+that have them (HELEN, expressions_wild): landmarks cannot tell the identity's depth or the light from
+the albedo, the fitter's photometric stage can (and training on it alone gave the coarse encoder's
+first runs no usable identity).
+
+Stage `expression` (EMOCA) freezes the coarse encoder and trains `ExpressionEncoder` (initialised from
+the coarse head) with the perceptual emotion-consistency loss (`emoca.losses.emotion`) on the 64-px
+render composited over the crop, plus the landmark, closure, photometric and expression-prior terms;
+`--no-emotion` runs the same schedule without the emotion term (the control), written to another file.
+
+Validation (checkpoint selection): expressions_wild valid and 1,000 FER+ valid faces, the stage's own
+loss (for stage 2 that includes our recogniser's emotion distance, never the independent judge).
+The run folder (`~/.cache/emoca/regressor/run_STAGE[_noemotion]`) holds `checkpoint.pt` (model,
+optimiser, RNG, step, best score) and `config.json`; the best weights go to `src/emoca/weights/` as fp16
+safetensors. `--init FILE` starts a stage from committed weights (e.g. on a new machine).
+"""
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emoca.decode.decoder import FaceDecoder
+from emoca.face_params import FaceParams
+from emoca.facemodel.ict import ICTFaceModel
+from emoca.io.atomic import atomic_path
+from emoca.losses.emotion import EmotionConsistency
+from emoca.losses.priors import gaussian_prior, light_prior, sparsity_prior
+from emoca.losses.reconstruction import LandmarkWeights, PhotometricTargets, landmark_losses, photometric_term
+from emoca.nets.emotion import load_emotion_net
+from emoca.nets.encoders import TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, normalised_points
+from emoca.nets.regressor import (
+    COARSE_WEIGHTS,
+    EXPRESSION_WEIGHTS,
+    WEIGHTS,
+    Regressor,
+    coarse_from_metadata,
+    coarse_metadata,
+    read_head,
+    save_head,
+)
+from emoca.targets import FaceTargets
+from emoca.train.regressor_data import CACHE
+
+TRAIN_SOURCES = ("helen_train", "wild_train", "ferplus_train")
+VALID_SOURCES = ("wild_valid", "ferplus_valid")
+CONTROL_WEIGHTS = WEIGHTS / "regressor_expression_noemotion.safetensors"
+
+
+@dataclass
+class StageConfig:
+    """One stage's schedule and loss weights (saved with its checkpoint and weights). Landmark terms are
+    in eye-corner distances (as the fitter's); priors are per face."""
+
+    steps: int = 3000
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    valid_every: int = 250
+    render_size: int = 64
+    rendered_faces: int = 8  # faces of each batch rendered for the photometric term (the render of a
+    #                          batch of 32 at 64 px, forward and backward, took 1.0 s here: 28 ms a face)
+    landmarks: LandmarkWeights = field(default_factory=LandmarkWeights)
+    photometric: float = 0.5
+    expression_prior: float = 5e-3  # x the sum of the 53 weights (L1: few active blendshapes)
+    identity_prior: float = 1e-3  # x the sum of squared identity weights (std devs)
+    light_prior: float = 1e-3
+    albedo_prior: float = 1e-2
+    pseudo_identity: float = 0.05  # x mean squared difference from the fitter's identity
+    pseudo_appearance: float = 1.0  # x mean squared difference from the fitter's light and albedo
+    emotion: float = 0.0  # the emotion-consistency term (stage 2)
+    seed: int = 0
+
+
+STAGES = {
+    "coarse": StageConfig(),
+    "expression": StageConfig(steps=1500, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
+                              pseudo_appearance=0.0, emotion=1.0),
+}
+
+
+class FaceCache:
+    """The cached faces of some sources, in memory: crops (N, S, S, 3) uint8, points in crop pixels of
+    the cached crops, trunk features, photo emotion features, and the fitter's parameters (NaN where a
+    source has none)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        parts = [dict(np.load(CACHE / f"{name}.npz")) for name in names]
+        self.crops = np.concatenate([p["crops"] for p in parts])
+        ratio = TRUNK_SIZE / int(parts[0]["crop_size"])  # points were found on the 224-px crops
+        self.landmarks_68 = np.concatenate([(p["landmarks_68"] + 0.5) * ratio - 0.5 for p in parts])
+        self.dense = np.concatenate([(p["dense"] + 0.5) * ratio - 0.5 for p in parts])
+        self.trunk = np.concatenate([p["trunk"] for p in parts])
+        self.photo_emotion = np.concatenate([p["photo_emotion"] for p in parts])
+        self.pseudo = {}
+        for name in ("identity", "light", "colours", "coefficients"):
+            shapes = {p[f"fit_{name}"].shape[1:] for p in parts if f"fit_{name}" in p}
+            shape = shapes.pop()
+            self.pseudo[name] = np.concatenate([p.get(f"fit_{name}", np.full((len(p["crops"]), *shape), np.nan,
+                                                                                np.float32)) for p in parts])
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a[rows])).float()  # noqa: E731
+        return {"images": tensor(self.crops).permute(0, 3, 1, 2) / 255, "landmarks_68": tensor(self.landmarks_68),
+                "dense": tensor(self.dense), "trunk": tensor(self.trunk), "photo_emotion": tensor(self.photo_emotion),
+                **{f"pseudo_{k}": tensor(v) for k, v in self.pseudo.items()}}
+
+
+def _masked_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B, ...) -> (B,) mean squared difference, 0 where the target is NaN (no pseudo ground truth)."""
+    have = ~torch.isnan(target.flatten(1)[:, 0])
+    difference = (value - torch.nan_to_num(target)).pow(2).flatten(1).mean(1)
+    return torch.where(have, difference, torch.zeros_like(difference))
+
+
+class StageLoss:
+    """The losses of one stage on a batch, from the regressor's `FaceParams`."""
+
+    def __init__(self, decoder: FaceDecoder, config: StageConfig, emotion: EmotionConsistency | None) -> None:
+        self.decoder, self.config, self.emotion = decoder, config, emotion
+
+    def __call__(self, params: FaceParams, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        config, decoder = self.config, self.decoder
+        targets = FaceTargets(batch["images"], batch["landmarks_68"], batch["dense"])
+        losses = landmark_losses(decoder.decode(params, mesh=False), targets, config.landmarks)
+        shown = slice(0, min(config.rendered_faces, len(params)))  # the rendered faces (every face in stage 2)
+        photometric = PhotometricTargets.of(targets[shown], config.render_size)
+        decoded = decoder.decode(params[shown])
+        rendered = decoder.render(params[shown], decoded, config.render_size, background=photometric.photo).image
+        share = len(params) / len(photometric.photo)  # the rendered faces stand for the batch
+        losses["photometric"] = _padded(config.photometric * share * photometric_term(rendered, photometric),
+                                        len(params))
+        expression, identity = params.expression, params.identity
+        losses["expression_prior"] = config.expression_prior * sparsity_prior(expression) * expression.shape[1]
+        losses["identity_prior"] = config.identity_prior * gaussian_prior(identity) * identity.shape[1]
+        losses["light_prior"] = config.light_prior * light_prior(params.light)
+        losses["albedo_prior"] = config.albedo_prior * params.coefficients.pow(2).mean((1, 2))
+        if config.pseudo_identity:
+            losses["pseudo_identity"] = config.pseudo_identity * _masked_mse(params.identity, batch["pseudo_identity"])
+        if config.pseudo_appearance:
+            losses["pseudo_appearance"] = config.pseudo_appearance * sum(
+                _masked_mse(getattr(params, name), batch[f"pseudo_{name}"]) for name in ("light", "colours",
+                                                                                          "coefficients"))
+        if self.emotion is not None:  # measured in the control too (without a gradient), for the ablation
+            with torch.set_grad_enabled(bool(config.emotion) and torch.is_grad_enabled()):
+                distance = _padded(self.emotion(rendered, batch["photo_emotion"][shown]) * share, len(params))
+            if config.emotion:
+                losses["emotion"] = config.emotion * distance
+            losses["_emotion_distance"] = distance.detach()
+        return losses
+
+
+def _save_checkpoint(path: Path, trainable: torch.nn.Module, optimiser: torch.optim.Optimizer, step: int,
+                     best: float, rng: np.random.Generator) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"model": trainable.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
+                    "best": best, "rng": rng}, tmp)
+
+
+def _padded(values: torch.Tensor, batch: int) -> torch.Tensor:
+    """(n,) values of the batch's first n faces -> (batch,), zero for the other faces."""
+    return torch.cat([values, values.new_zeros(batch - len(values))])
+
+
+def _learning_rate(step: int, config: StageConfig) -> float:
+    """Linear warm-up, then cosine decay to a tenth."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _total(losses: dict[str, torch.Tensor]) -> torch.Tensor:
+    return sum(v for k, v in losses.items() if not k.startswith("_"))
+
+
+def validate(regressor: Regressor, loss: StageLoss, valid: FaceCache, batch_size: int = 64) -> dict[str, float]:
+    """Mean of each loss term over the validation faces (eval mode, no gradient)."""
+    regressor.eval()
+    sums: dict[str, float] = {}
+    with torch.no_grad():
+        for start in range(0, len(valid), batch_size):
+            batch = valid.batch(np.arange(start, min(start + batch_size, len(valid))))
+            params = regressor.from_features(batch["trunk"], _points(batch))
+            for name, value in loss(params, batch).items():
+                sums[name] = sums.get(name, 0.0) + float(value.sum())
+    _train_mode(regressor)
+    return {name: value / len(valid) for name, value in sums.items()}
+
+
+def _train_mode(regressor: Regressor) -> None:
+    """Training mode for the part being trained; a frozen coarse encoder (stage 2) stays in eval mode."""
+    regressor.train()
+    if regressor.expression is not None:
+        regressor.coarse.eval()
+
+
+def _points(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return normalised_points(batch["landmarks_68"], batch["dense"], TRUNK_SIZE)
+
+
+def build(stage: str, init: Path | None, control: bool) -> tuple[Regressor, torch.nn.Module, dict]:
+    """The regressor to train, its trainable part and the metadata its weights file records."""
+    model = ICTFaceModel()
+    if stage == "coarse":
+        if init is not None:
+            state, metadata = read_head(init)
+            coarse = coarse_from_metadata(metadata)
+            coarse.load_state_dict(state)
+        else:
+            from emoca.decode.albedo import AlbedoModel
+
+            albedo = AlbedoModel(model)
+            coarse = CoarseEncoder(model.n_identity, len(model.expression_names), albedo.membership.shape[1],
+                                   albedo.n_coefficients)
+        return Regressor(torch.nn.Identity(), coarse), coarse, coarse_metadata(coarse, {"stage": "coarse"})
+    state, metadata = read_head(COARSE_WEIGHTS)
+    coarse = coarse_from_metadata(metadata)
+    coarse.load_state_dict(state)
+    coarse.requires_grad_(False)
+    expression = ExpressionEncoder.from_coarse(coarse)
+    if init is not None:
+        expression.load_state_dict(read_head(init)[0])
+    extra = {"stage": "expression", "emotion_loss": not control}
+    return Regressor(torch.nn.Identity(), coarse, expression), expression, coarse_metadata(coarse, extra)
+
+
+def train(stage: str, max_minutes: float, init: Path | None, control: bool, steps: int | None) -> bool:
+    """Run (or resume) one stage for at most `max_minutes`; returns True when the stage is done."""
+    started = time.monotonic()
+    config = STAGES[stage]
+    if control:
+        config = StageConfig(**{**asdict(config), "emotion": 0.0, "landmarks": config.landmarks})
+    if steps:
+        config.steps = steps
+    run = CACHE / (f"run_{stage}" + ("_noemotion" if control else ""))
+    run.mkdir(parents=True, exist_ok=True)
+    out = COARSE_WEIGHTS if stage == "coarse" else (CONTROL_WEIGHTS if control else EXPRESSION_WEIGHTS)
+    torch.manual_seed(config.seed)
+    regressor, trainable, metadata = build(stage, init, control)
+    decoder = FaceDecoder(ICTFaceModel(), TRUNK_SIZE)
+    emotion = EmotionConsistency(load_emotion_net()) if stage == "expression" else None
+    loss = StageLoss(decoder, config, emotion)
+    optimiser = torch.optim.AdamW([p for p in trainable.parameters() if p.requires_grad], lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    train_set, valid_set = FaceCache(TRAIN_SOURCES), FaceCache(VALID_SOURCES)
+    step, best, rng = 0, math.inf, np.random.default_rng(config.seed)
+    checkpoint = run / "checkpoint.pt"
+    if checkpoint.exists():
+        saved = torch.load(checkpoint, weights_only=False)
+        trainable.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimiser"])
+        step, best, rng = saved["step"], saved["best"], saved["rng"]
+    (run / "config.json").write_text(json.dumps(asdict(config), indent=1))
+    log = open(run / "log.txt", "a")
+    _train_mode(regressor)
+    while step < config.steps and (time.monotonic() - started) < 60 * max_minutes:
+        for group in optimiser.param_groups:
+            group["lr"] = _learning_rate(step, config)
+        batch = train_set.batch(rng.integers(0, len(train_set), config.batch_size))
+        params = regressor.from_features(batch["trunk"], _points(batch))
+        losses = loss(params, batch)
+        total = _total(losses).mean()
+        optimiser.zero_grad(set_to_none=True)
+        total.backward()
+        optimiser.step()
+        step += 1
+        if step % 50 == 0:
+            print(f"step {step}: " + ", ".join(f"{k} {float(v.mean()):.4f}" for k, v in losses.items()),
+                  file=log, flush=True)
+        if step % config.valid_every == 0 or step == config.steps:
+            scores = validate(regressor, loss, valid_set)
+            score = sum(v for k, v in scores.items() if not k.startswith("_"))
+            print(f"valid at step {step}: total {score:.4f}; " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()),
+                  file=log, flush=True)
+            if score < best:
+                best = score
+                save_head(trainable, out, {**metadata, "step": step, "valid": scores, "config": asdict(config)})
+            _save_checkpoint(checkpoint, trainable, optimiser, step, best, rng)
+    _save_checkpoint(checkpoint, trainable, optimiser, step, best, rng)
+    done = step >= config.steps
+    print(f"{stage}{' (no emotion)' if control else ''}: step {step}/{config.steps}, best valid {best:.4f}, "
+          f"{'done' if done else 'not done: run again'}", flush=True)
+    return done
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", choices=tuple(STAGES), required=True)
+    parser.add_argument("--max-minutes", type=float, default=9.0)
+    parser.add_argument("--init", type=Path, default=None, help="start from these weights (a fresh run only)")
+    parser.add_argument("--no-emotion", action="store_true", help="stage 2 without the emotion loss (control)")
+    parser.add_argument("--steps", type=int, default=None, help="override the stage's step count")
+    args = parser.parse_args(argv)
+    train(args.stage, args.max_minutes, args.init, args.no_emotion, args.steps)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The library pipeline: `emoca.reconstruct`, batches, and the video pipeline on a short synthetic clip."""
+
+import numpy as np
+import pytest
+import torch
+
+import emoca
+from emoca.datasets.helen import DEFAULT_ROOT as HELEN
+from emoca.datasets.helen import nme
+from emoca.fit.photo import FitConfig
+from emoca.io.images import load_image
+from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
+from emoca.pipeline.video import VideoConfig, VideoReconstructor
+
+PHOTO = HELEN.parent / "london" / "smiling" / "001.jpg"
+
+
+@pytest.fixture(scope="module")
+def quick() -> Reconstructor:
+    """A reconstructor with a short fit schedule (the pipeline, not the fit, is under test)."""
+    return Reconstructor(ReconstructorConfig(fit=FitConfig(pose_steps=10, shape_steps=20, appearance_steps=2)))
+
+
+def test_reconstruct_returns_faces_on_the_photo():
+    faces = emoca.reconstruct(PHOTO)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.params.expression.shape == (1, 53) and face.params.identity.shape == (1, 100)
+    assert face.decoded.vertices.shape[0] == 1 and face.landmarks_68.shape == (68, 2)
+    assert nme(face.landmarks_68, face.detection.landmarks_68) < 0.08  # the model lies on the detected face
+    smile = face.params.expression[0, [emoca.load_model().expression_index(n) for n in ("mouthSmile_L",
+                                                                                          "mouthSmile_R")]]
+    assert float(smile.sum()) > 0.2
+
+
+def test_a_batch_keeps_photos_apart_and_a_faceless_photo_gets_no_faces(quick):
+    photo = load_image(PHOTO)
+    blank = np.full((200, 200, 3), 128, np.uint8)
+    batch = quick.reconstruct_batch([photo, blank, PHOTO])
+    assert [len(faces) for faces in batch] == [1, 0, 1]
+    torch.testing.assert_close(batch[0][0].params.identity, batch[2][0].params.identity)  # same photo, same fit
+
+
+def test_video_frames_share_one_identity_and_faceless_frames_are_empty(quick):
+    photo = load_image(PHOTO)
+    blank = np.zeros_like(photo)
+    frames = [photo, photo, blank, photo, photo]
+    results = list(VideoReconstructor(quick, VideoConfig(identity_frames=2)).frames(iter(frames), 25.0))
+    assert [r.index for r in results] == list(range(5))
+    assert results[2].face is None and all(results[i].face is not None for i in (0, 1, 3, 4))
+    identities = [results[i].face.params.identity for i in (0, 1, 3, 4)]
+    assert all(torch.equal(identity, identities[0]) for identity in identities)
+    assert nme(results[4].face.landmarks_68, results[4].face.detection.landmarks_68) < 0.08

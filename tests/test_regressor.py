@@ -1,0 +1,103 @@
+"""The regressor's networks, weight files, predictor seam, and the emotion-consistency loss."""
+
+import pytest
+import torch
+
+from emoca.decode.decoder import FaceDecoder
+from emoca.errors import InputError
+from emoca.losses.emotion import EmotionConsistency
+from emoca.nets.emotion import EmotionConfig, EmotionNet
+from emoca.nets.encoders import TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, Trunk, normalised_points
+from emoca.nets.regressor import (
+    Regressor,
+    RegressorPredictor,
+    coarse_from_metadata,
+    coarse_metadata,
+    read_head,
+    save_head,
+)
+from emoca.render.shading import default_light
+from emoca.targets import FaceTargets
+from emoca.train.regressor import STAGES, StageLoss
+
+
+def _inputs(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    features = torch.rand(batch, 1280, 4, 4, generator=generator)
+    points = torch.rand(batch, 546, 2, generator=generator) * 2 - 1
+    return features, points
+
+
+def test_coarse_encoder_starts_at_the_neutral_face_and_the_expression_encoder_copies_it():
+    coarse = CoarseEncoder(100, 53, 4, 8).eval()
+    features, points = _inputs(3)
+    with torch.no_grad():
+        out = coarse(features, points)
+    assert out.identity.shape == (3, 100) and out.expression.shape == (3, 53) and out.scale.shape == (3,)
+    assert float(out.expression.max()) < 0.1 and float(out.expression.min()) > 0  # sigmoid, near 0
+    assert out.light.shape == (3, 9, 3) and (out.light - default_light(3)).abs().max() < 0.1
+    expression = ExpressionEncoder.from_coarse(coarse).eval()
+    torch.testing.assert_close(expression(features, points), out.expression)
+
+
+def test_weights_round_trip_in_fp16_and_missing_files_say_how_to_retrain(tmp_path):
+    coarse = CoarseEncoder(100, 53, 4, 8).eval()
+    save_head(coarse, tmp_path / "coarse.safetensors", coarse_metadata(coarse, {"stage": "coarse"}))
+    state, metadata = read_head(tmp_path / "coarse.safetensors")
+    loaded = coarse_from_metadata(metadata)
+    loaded.load_state_dict(state)
+    loaded.eval()
+    features, points = _inputs(2)
+    torch.testing.assert_close(loaded(features, points).expression, coarse(features, points).expression, atol=2e-3,
+                               rtol=0)
+    with pytest.raises(InputError, match="python -m emoca.train.regressor"):
+        read_head(tmp_path / "missing.safetensors")
+    (tmp_path / "broken.safetensors").write_bytes(b"not a weights file")
+    with pytest.raises(InputError, match="broken.safetensors"):
+        read_head(tmp_path / "broken.safetensors")
+
+
+def test_the_regressor_as_a_predictor_shares_or_keeps_an_identity():
+    regressor = Regressor(Trunk(pretrained=False), CoarseEncoder(100, 53, 4, 8))
+    torch.nn.init.normal_(regressor.coarse.head.mlp[-1].weight, std=0.1)  # identities differ per face
+    predictor = RegressorPredictor(regressor, 224)
+    targets = FaceTargets(torch.rand(2, 3, 224, 224), torch.rand(2, 68, 2) * 224, torch.rand(2, 478, 2) * 224)
+    params = predictor.predict(targets)
+    assert params.identity.shape == (2, 100) and not torch.equal(params.identity[0], params.identity[1])
+    shared = predictor.predict(targets, shared_identity=True)
+    torch.testing.assert_close(shared.identity, params.identity.mean(0, keepdim=True).expand(2, -1))
+    kept = predictor.predict(targets, identity=torch.zeros(100))
+    assert bool((kept.identity == 0).all())
+    points = normalised_points(targets.landmarks_68, targets.dense, 224)
+    assert points.shape == (2, 546, 2) and points.abs().max() <= 1
+
+
+def test_emotion_consistency_is_zero_for_the_photo_and_reaches_the_render():
+    loss = EmotionConsistency(EmotionNet(EmotionConfig(pretrained=False)))
+    photo = torch.rand(2, 3, 64, 64)
+    target = loss.target(photo)
+    torch.testing.assert_close(loss(photo, target), torch.zeros(2), atol=1e-5, rtol=0)
+    render = torch.rand(2, 3, 64, 64, requires_grad=True)
+    distance = loss(render, target)
+    assert bool((distance > 0).all())
+    distance.sum().backward()
+    assert render.grad.abs().sum() > 0 and all(p.grad is None for p in loss.net.parameters())
+
+
+def test_the_expression_stage_loss_trains_the_expression_encoder_only(ict_model):
+    decoder = FaceDecoder(ict_model, TRUNK_SIZE)
+    coarse = CoarseEncoder(100, 53, 4, 8).eval().requires_grad_(False)
+    regressor = Regressor(torch.nn.Identity(), coarse, ExpressionEncoder.from_coarse(coarse))
+    features, points = _inputs(2)
+    with torch.no_grad():
+        start = regressor.from_features(features, points)
+        placed = decoder.decode(start.replace(scale=torch.full((2,), 0.11)), mesh=False)
+    batch = {"images": torch.rand(2, 3, TRUNK_SIZE, TRUNK_SIZE), "landmarks_68": placed.landmarks_68,
+             "dense": placed.dense, "photo_emotion": torch.rand(2, 1280)}
+    loss = StageLoss(decoder, STAGES["expression"], EmotionConsistency(EmotionNet(EmotionConfig(pretrained=False))))
+    losses = loss(regressor.from_features(features, points), batch)
+    assert {"ibug", "photometric", "emotion", "expression_prior"} <= set(losses)
+    assert all(bool(torch.isfinite(v).all()) for v in losses.values())
+    sum(v for k, v in losses.items() if not k.startswith("_")).sum().backward()
+    assert regressor.expression.head.mlp[-1].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in coarse.parameters())
