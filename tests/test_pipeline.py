@@ -7,7 +7,7 @@ import torch
 import emoca
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 from emoca.datasets.helen import nme
-from emoca.fit.photo import FitConfig
+from emoca.fit.photo import FitConfig, LossWeights
 from emoca.io.images import load_image
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.pipeline.video import VideoConfig, VideoReconstructor
@@ -51,3 +51,14 @@ def test_video_frames_share_one_identity_and_faceless_frames_are_empty(quick):
     identities = [results[i].face.params.identity for i in (0, 1, 3, 4)]
     assert all(torch.equal(identity, identities[0]) for identity in identities)
     assert nme(results[4].face.landmarks_68, results[4].face.detection.landmarks_68) < 0.08
+
+
+def test_an_emotion_weight_adds_the_emotion_term_to_the_fit(quick):
+    config = ReconstructorConfig(fit=FitConfig(pose_steps=10, shape_steps=20, appearance_steps=2,
+                                               weights=LossWeights(emotion=1.0)))
+    with_emotion = Reconstructor(config)
+    assert with_emotion.provenance()["files"].keys() >= {"emotion_fer.safetensors"}
+    photo = load_image(PHOTO)
+    plain, emotional = quick.reconstruct(photo)[0].params, with_emotion.reconstruct(photo)[0].params
+    assert not torch.equal(plain.expression, emotional.expression)  # the term moved the fit
+    assert (plain.expression - emotional.expression).abs().max() < 0.3  # two appearance steps: a nudge

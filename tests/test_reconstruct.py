@@ -121,3 +121,14 @@ def test_a_device_that_is_not_here_is_a_one_line_error_before_any_work(tmp_path,
         result = run_emoca("reconstruct", PHOTO, "--out", tmp_path / "out", "--device", device)
         assert result.returncode == 1 and "--device" in result.stderr and "Traceback" not in result.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_missing_or_corrupt_regressor_weights_name_the_file_and_how_to_retrain(tmp_path, run_emoca):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not weights")
+    for weights in (tmp_path / "missing.safetensors", broken):
+        result = run_emoca("reconstruct", PHOTO, "--out", tmp_path / "out", "--method", "regress",
+                           "--expression-encoder", weights)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert weights.name in result.stderr and "python -m emoca.train.regressor" in result.stderr
+        assert not (tmp_path / "out").exists()

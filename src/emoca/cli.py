@@ -35,6 +35,8 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from emoca.pipeline.photo import ReconstructorConfig
 
     config = ReconstructorConfig(model=args.model, flame=args.flame, device=args.device, method=args.method)
+    if args.expression_encoder is not None:
+        config.expression_encoder = None if args.expression_encoder == "none" else args.expression_encoder
     config.fit.weights.emotion = args.emotion_weight
     return run_reconstruct(args.inputs, Path(args.out), args.json, args.overwrite, config)
 
@@ -82,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--method", choices=("fit", "regress", "regress+fit"), default="fit",
                              help="fit (analysis by synthesis, default), regress (the EMOCA regressor, ICT only), "
                                   "or regress+fit (a short fit from the regressor's result)")
+    reconstruct.add_argument("--expression-encoder", default=None, metavar="SAFETENSORS|none",
+                             help="regress: another stage-2 expression encoder, or none for stage 1's (ablations)")
     reconstruct.add_argument("--emotion-weight", type=float, default=0.0, metavar="W",
                              help="fits: weight of EMOCA's emotion-consistency term (default 0: off)")
     reconstruct.set_defaults(run=_reconstruct)

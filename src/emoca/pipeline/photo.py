@@ -43,13 +43,15 @@ class ReconstructorConfig:
     """model: "ict" (shipped) or "flame" (with `flame`, the user's generic_model.pkl). device: where the
     prediction runs ("cpu", "cuda"); detection and outputs stay on the CPU. method: "fit" (analysis by
     synthesis, `emoca.fit.photo`), "regress" (the EMOCA regressor, `emoca.nets.regressor`; ICT only) or
-    "regress+fit" (the fit starts from the regressor's result with `refine_steps`). fit: the fitter's
+    "regress+fit" (the fit starts from the regressor's result with `refine_steps`). expression_encoder:
+    the regressor's stage-2 weights file (None: stage 1's own expression, for the ablation). fit: the fitter's
     schedule and loss weights (`fit.weights.emotion` > 0 adds the emotion-consistency term)."""
 
     model: str = "ict"
     flame: str | None = None
     device: str = "cpu"
     method: str = "fit"
+    expression_encoder: str | None = str(EXPRESSION_WEIGHTS)  # stage-2 weights; None: stage 1's expression
     fit: FitConfig = field(default_factory=FitConfig)
     refine_steps: tuple[int, int, int] = (10, 30, 10)
 
@@ -119,7 +121,8 @@ class Reconstructor:
             return PhotoFitter(self.decoder, config.fit, emotion)
         if config.model != "ict":
             raise InputError("--method", f"the regressor is trained for ICT; use --method fit with {config.model}")
-        regressor = RegressorPredictor(Regressor.load(), self.crop.size, config.device)
+        expression = None if config.expression_encoder is None else Path(config.expression_encoder)
+        regressor = RegressorPredictor(Regressor.load(expression_path=expression), self.crop.size, config.device)
         if config.method == "regress":
             return regressor
         pose, shape, appearance = config.refine_steps
@@ -177,7 +180,8 @@ class Reconstructor:
         method = self.config.method
         files = [*self.decoder.terms.files, LANDMARKS_68_FILE]
         if method != "fit":
-            files += [COARSE_WEIGHTS, EXPRESSION_WEIGHTS]
+            expression = self.config.expression_encoder
+            files += [COARSE_WEIGHTS] + ([Path(expression)] if expression else [])
         if self.config.fit.weights.emotion:
             files.append(EMOTION_WEIGHTS)
         record = {"method": method, "files": file_identities(files)}

@@ -78,7 +78,7 @@ class StageConfig:
     landmarks: LandmarkWeights = field(default_factory=LandmarkWeights)
     photometric: float = 0.5
     expression_prior: float = 5e-3  # x the sum of the 53 weights (L1: few active blendshapes)
-    identity_prior: float = 1e-3  # x the sum of squared identity weights (std devs)
+    identity_prior: float = 2e-4  # x the sum of squared identity weights (std devs), as the fitter
     light_prior: float = 1e-3
     albedo_prior: float = 1e-2
     pseudo_identity: float = 0.05  # x mean squared difference from the fitter's identity
@@ -88,8 +88,8 @@ class StageConfig:
 
 
 STAGES = {
-    "coarse": StageConfig(),
-    "expression": StageConfig(steps=1500, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
+    "coarse": StageConfig(steps=2000),
+    "expression": StageConfig(steps=1000, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
                               pseudo_appearance=0.0, emotion=1.0),
 }
 

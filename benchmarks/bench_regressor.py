@@ -1,0 +1,67 @@
+"""The regressor's ablation: emotion fidelity, London smiles/identity/clean neutrals, per method.
+
+Run: `.venv/bin/python benchmarks/bench_regressor.py [--rows fit,regress,...]` (part of `make bench`).
+Each row runs `emoca reconstruct` (the CLI, as a user would) on the expressions_wild *valid* photos and
+the 204 London photos into out/benchmarks/ablation/ROW/ (finished photos are skipped on later runs),
+then scores the outputs with the acceptance checks in ../shared/checks: `eval_fidelity.py` (the
+independent judge's class on render.png vs the photo) and `eval_london.py`. Rows: the fitter; the
+fitter with the emotion term; stage 1 (the coarse encoder's own expression); stage 2 without the
+emotion loss (the control); stage 2 (EMOCA); regress+fit. Targets (issue "The EMOCA regressor", stage
+2): fidelity >= the fitter + 10 points and >= the control + 5; London smile pairs >= 99% with mean
+difference >= 0.8, identity >= 90%, neutral mean weight <= 0.08.
+"""
+
+import argparse
+import csv
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from emoca.datasets.expressions_wild import DEFAULT_ROOT as WILD
+from emoca.datasets.helen import DEFAULT_ROOT as HELEN
+
+OUT = Path("out/benchmarks/ablation")
+CHECKS = Path(__file__).resolve().parents[2] / "shared" / "checks"
+ROWS = {
+    "fit": ["--method", "fit"],
+    "fit+emotion": ["--method", "fit", "--emotion-weight", "1.0"],
+    "stage1": ["--method", "regress", "--expression-encoder", "none"],
+    "stage2-noemotion": ["--method", "regress", "--expression-encoder",
+                         "src/emoca/weights/regressor_expression_noemotion.safetensors"],
+    "stage2": ["--method", "regress"],
+    "regress+fit": ["--method", "regress+fit"],
+}
+
+
+def reconstruct(inputs: list[Path], out: Path, options: list[str]) -> None:
+    command = [str(Path(sys.executable).with_name("emoca")), "reconstruct", *map(str, inputs), "--out", str(out),
+               *options]
+    subprocess.run(command, check=False, capture_output=True)
+
+
+def check(script: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, str(CHECKS / script), *args], capture_output=True, text=True)
+    return (result.stdout.strip() or result.stderr.strip()).splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows to run")
+    args = parser.parse_args()
+    with open(WILD / "labels.csv", newline="") as handle:
+        valid = [WILD / "images" / row["file"] for row in csv.DictReader(handle) if row["split"] == "valid"]
+    london = HELEN.parent / "london"
+    for row in args.rows.split(","):
+        folder = OUT / row
+        reconstruct(valid, folder / "wild_valid", ROWS[row])
+        for kind in ("neutral", "smiling"):
+            reconstruct([london / kind], folder / kind, ROWS[row])
+        fidelity = check("eval_fidelity.py", str(folder / "wild_valid"), str(WILD / "labels.csv"))
+        fidelity = re.sub(r" \| agreement by label.*", "", fidelity)
+        london_line = check("eval_london.py", str(folder / "neutral"), str(folder / "smiling"))
+        print(f"{row}: expressions_wild valid: {fidelity}\n{' ' * len(row)}  London: {london_line}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
