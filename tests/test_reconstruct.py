@@ -26,7 +26,9 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     assert provenance["method"] == "fit" and provenance["fit_config"]["shape_steps"] > 0
     assert {"ict_facekit.npz", "ict_expression_correctives.npz", "landmarks68.npz"} <= set(provenance["files"])
     assert all(len(digest) == 12 for digest in provenance["files"].values())
-    assert set(face["timings_ms"]) == {"detect", "predict_per_face", "total"}
+    timings = face["timings_ms"]
+    assert set(timings) == {"detect", "predict_per_face", "decode_per_face", "total", "write_outputs"}
+    assert timings["total"] >= timings["detect"] + timings["predict_per_face"] + timings["decode_per_face"] - 1
     assert len(face["identity"]) == 100 and len(face["mesh_identity"]) == 100 and len(face["expression"]) == 53
     _assert_mesh_rebuilds_from_params(folder / "mesh.obj", face)
     assert all(0 <= w <= 1 for w in face["expression"].values())

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 4  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis.
 #                    3: `mesh_identity` (ICT's expression correctives, `emoca.decode.expression_correctives`)
 #                    4: top-level `provenance` (method, configuration, learned files with short hashes);
-#                       `timings_ms.fit_per_face` renamed `predict_per_face` (any predictor, not only the fit)
+#                       `timings_ms`: `fit_per_face` renamed `predict_per_face` (any predictor, not only the
+#                       fit), `decode_per_face` and `write_outputs` added, `total` is read + detect + predict
+#                       + decode (before: also writing the images, now `write_outputs`)
 
 
 def _rounded(values, digits: int = 5) -> list:

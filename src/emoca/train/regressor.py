@@ -88,7 +88,7 @@ class StageConfig:
 
 
 STAGES = {
-    "coarse": StageConfig(steps=2000),
+    "coarse": StageConfig(steps=6000),
     "expression": StageConfig(steps=1000, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
                               pseudo_appearance=0.0, emotion=1.0),
 }
@@ -110,9 +110,10 @@ class FaceCache:
         self.pseudo = {}
         for name in ("identity", "light", "colours", "coefficients"):
             shapes = {p[f"fit_{name}"].shape[1:] for p in parts if f"fit_{name}" in p}
-            shape = shapes.pop()
-            self.pseudo[name] = np.concatenate([p.get(f"fit_{name}", np.full((len(p["crops"]), *shape), np.nan,
-                                                                                np.float32)) for p in parts])
+            if shapes:  # sources without fits get NaN rows
+                shape = shapes.pop()
+                self.pseudo[name] = np.concatenate([p.get(f"fit_{name}", np.full((len(p["crops"]), *shape), np.nan,
+                                                                                    np.float32)) for p in parts])
 
     def __len__(self) -> int:
         return len(self.crops)
@@ -153,9 +154,9 @@ class StageLoss:
         losses["identity_prior"] = config.identity_prior * gaussian_prior(identity) * identity.shape[1]
         losses["light_prior"] = config.light_prior * light_prior(params.light)
         losses["albedo_prior"] = config.albedo_prior * params.coefficients.pow(2).mean((1, 2))
-        if config.pseudo_identity:
+        if config.pseudo_identity and "pseudo_identity" in batch:
             losses["pseudo_identity"] = config.pseudo_identity * _masked_mse(params.identity, batch["pseudo_identity"])
-        if config.pseudo_appearance:
+        if config.pseudo_appearance and "pseudo_light" in batch:
             losses["pseudo_appearance"] = config.pseudo_appearance * sum(
                 _masked_mse(getattr(params, name), batch[f"pseudo_{name}"]) for name in ("light", "colours",
                                                                                           "coefficients"))

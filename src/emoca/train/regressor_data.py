@@ -63,6 +63,11 @@ def _upsampled_fer(face: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(np.repeat(big[..., None], 3, -1), *(FER_PAD,) * 4, cv2.BORDER_REPLICATE)
 
 
+def _fer_items(faces, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for i in rows:
+        yield _upsampled_fer(faces.images[i]), faces.targets[i]
+
+
 def sources(ferplus_train: int, seed: int = 0) -> list[Source]:
     """Every source of the module docstring, in the order they are cached."""
     unlabelled = np.full(len(EMOTIONS), np.nan, np.float32)
@@ -76,9 +81,7 @@ def sources(ferplus_train: int, seed: int = 0) -> list[Source]:
     for split in ("train", "valid"):
         result.append(Source(f"wild_{split}", split == "train",
                              ((load_image(p.path), _one_hot(p.emotion)) for p in wild[split]), len(wild[split])))
-        faces = fer[split]
-        result.append(Source(f"ferplus_{split}", False, ((_upsampled_fer(faces.images[i]), faces.targets[i])
-                                                         for i in chosen[split]), len(chosen[split])))
+        result.append(Source(f"ferplus_{split}", False, _fer_items(fer[split], chosen[split]), len(chosen[split])))
     return result
 
 
