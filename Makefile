@@ -33,6 +33,7 @@ lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 
 bench: setup
+	$(PY) -m pip install --quiet --no-deps -r requirements-bench.txt
 	$(PY) benchmarks/run_all.py
 
 clean:

