@@ -23,7 +23,7 @@ import torch
 from emoca.decode.expression_correctives import CORRECTIVES, load_correctives
 from emoca.decode.jaw_contour import ICT_JAW_OFFSETS, load_jaw_offsets
 from emoca.facemodel.base import FaceModel
-from emoca.facemodel.flame import EMBEDDING_NAMES, FLAMEFaceModel
+from emoca.facemodel.flame import FLAMEFaceModel
 from emoca.facemodel.geometry import rigid_transform
 from emoca.facemodel.ict import LANDMARK_EMBEDDING, ICTFaceModel
 from emoca.losses.priors import gaussian_prior, sparsity_prior
@@ -209,8 +209,8 @@ class FLAMETerms(FaceTerms):
 
     @property
     def files(self) -> list[Path]:
-        model = Path(self.model.config.path)
-        return [model] + [model.with_name(name) for name in EMBEDDING_NAMES if model.with_name(name).is_file()]
+        embedding = self.model.embedding_path
+        return [Path(self.model.config.path)] + ([embedding] if embedding is not None else [])
 
     def split(self, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return vector[:, :-3], vector[:, -3:]

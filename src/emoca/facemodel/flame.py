@@ -147,6 +147,7 @@ class FLAMEFaceModel(FaceModel):
         embedding = config.landmark_embedding or next(
             (str(Path(config.path).with_name(n)) for n in EMBEDDING_NAMES if Path(config.path).with_name(n).is_file()),
             None)
+        self.embedding_path = None if embedding is None else Path(embedding)  # the 68-point embedding read
         self.has_landmarks = embedding is not None
         self.embedded = []
         if self.has_landmarks:

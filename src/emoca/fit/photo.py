@@ -20,7 +20,6 @@ import torch
 
 from emoca.decode.decoder import FaceDecoder
 from emoca.face_params import FaceParams
-from emoca.facemodel.landmark_sets import outer_eye_distance
 from emoca.losses.emotion import EmotionConsistency
 from emoca.losses.priors import gaussian_prior, light_prior
 from emoca.losses.reconstruction import LandmarkWeights, PhotometricTargets, landmark_losses, photometric_term
@@ -80,7 +79,7 @@ class PhotoFitter:
         self.device = torch.device(self.config.device)
         self.decoder = decoder.to(self.device)
 
-    def initial_camera(self, targets: FaceTargets) -> tuple[torch.Tensor, torch.Tensor]:
+    def _initial_camera(self, targets: FaceTargets) -> tuple[torch.Tensor, torch.Tensor]:
         """Scale and offset that match the neutral model's 68 points to the detections' spread/centre."""
         model = self.decoder.model
         model_points = model.surface_landmarks(model.template[None], "ibug")[0, :, :2]
@@ -94,8 +93,7 @@ class PhotoFitter:
         return scale, offset
 
     def predict(self, targets: FaceTargets, init: FaceParams | None = None, anchor: FaceParams | None = None,
-                identity: torch.Tensor | None = None, shared_identity: bool = False,
-                steps: tuple[int, int, int] | None = None) -> FaceParams:
+                identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams:
         """Fit every face of the batch; see the module docstring for the schedule. Returns CPU tensors.
 
         Args:
@@ -107,14 +105,13 @@ class PhotoFitter:
                 frame's result).
             identity: (K,) a known identity, kept fixed (video frames after the identity is settled).
             shared_identity: fit one identity for the whole batch (frames of one person).
-            steps: (pose, shape, appearance) step counts instead of the config's.
         """
         config, decoder, device = self.config, self.decoder, self.device
         targets = targets.to(device)
         batch = len(targets)
         warm = init is not None
         if init is None:
-            scale, offset = self.initial_camera(targets)
+            scale, offset = self._initial_camera(targets)
             init = decoder.neutral(batch).replace(scale=scale, offset=offset)
         init = init.to(device)
         log_scale = init.scale.log().clone().requires_grad_(True)
@@ -130,7 +127,6 @@ class PhotoFitter:
         else:
             identity_parameter = torch.zeros(1 if shared_identity else batch, decoder.model.n_identity, device=device,
                                              requires_grad=True)
-        eye = outer_eye_distance(targets.landmarks_68) / config.crop_size
         photometric = PhotometricTargets.of(targets, config.render_size)
         photo_emotion = self.emotion.target(photometric.photo) if config.weights.emotion else None
         shape = [expression] + ([identity_parameter] if identity_parameter.requires_grad else [])
@@ -138,31 +134,33 @@ class PhotoFitter:
         refine = config.refine
         anchor_values = None if anchor is None else (decoder.vector(anchor).to(device), anchor.rotation.to(device))
         pose_rate = config.pose_rate * (config.warm_pose if warm else 1.0)
-        counts = steps or (config.pose_steps, config.shape_steps, config.appearance_steps)
-        stages = (("pose", counts[0], [(pose, pose_rate)]),
-                  ("shape", counts[1], [(pose, pose_rate), (shape, config.shape_rate)]),
-                  ("appearance", counts[2], [(pose, pose_rate * refine), (shape, config.shape_rate * refine),
-                                             (appearance, config.appearance_rate)]))
+        stages = (("pose", config.pose_steps, [(pose, pose_rate)]),
+                  ("shape", config.shape_steps, [(pose, pose_rate), (shape, config.shape_rate)]),
+                  ("appearance", config.appearance_steps, [(pose, pose_rate * refine),
+                                                           (shape, config.shape_rate * refine),
+                                                           (appearance, config.appearance_rate)]))
+
+        def current() -> FaceParams:
+            """The parameters being optimised, as one record (the expression vector split back)."""
+            expression_part, jaw = decoder.terms.split(expression)
+            return FaceParams(identity_parameter.expand(batch, -1), expression_part, rotation, log_scale.exp(), offset,
+                              light, colours, coefficients, jaw)
+
         for stage, count, groups in stages:
             optimiser = torch.optim.Adam([{"params": params, "lr": rate} for params, rate in groups])
             for _ in range(count):
-                split = decoder.terms.split(expression)
-                params = FaceParams(identity_parameter.expand(batch, -1), split[0], rotation, log_scale.exp(), offset,
-                                    light, colours, coefficients, split[1])
-                losses = self._losses(stage, params, targets, eye, photometric, anchor_values, photo_emotion)
+                losses = self._losses(stage, current(), targets, photometric, anchor_values, photo_emotion)
                 total = sum(losses.values()).sum()
                 optimiser.zero_grad(set_to_none=True)
                 total.backward()
                 optimiser.step()
                 with torch.no_grad():
                     decoder.terms.bound(expression)
-        split = decoder.terms.split(expression)
-        return FaceParams(identity_parameter.expand(batch, -1), split[0], rotation, log_scale.exp(), offset, light,
-                          colours, coefficients, split[1]).detach().to("cpu")
+        return current().detach().to("cpu")
 
-    def _losses(self, stage: str, params: FaceParams, targets: FaceTargets, eye: torch.Tensor,
-                photometric: PhotometricTargets, anchor: tuple[torch.Tensor, torch.Tensor] | None,
-                photo_emotion: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def _losses(self, stage: str, params: FaceParams, targets: FaceTargets, photometric: PhotometricTargets,
+                anchor: tuple[torch.Tensor, torch.Tensor] | None, photo_emotion: torch.Tensor | None
+                ) -> dict[str, torch.Tensor]:
         """The loss terms of `stage`, each (B,); `anchor`: the (expression vector, rotation) to stay near;
         `photo_emotion`: the recogniser's features of the photos (with an emotion weight)."""
         weights, decoder = self.config.weights, self.decoder

@@ -28,7 +28,7 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -218,18 +218,17 @@ def _points(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return normalised_points(batch["landmarks_68"], batch["dense"], TRUNK_SIZE)
 
 
-def build(stage: str, init: Path | None, control: bool) -> tuple[Regressor, torch.nn.Module, dict]:
-    """The regressor to train, its trainable part and the metadata its weights file records."""
-    model = ICTFaceModel()
+def build(stage: str, init: Path | None, control: bool, decoder: FaceDecoder
+          ) -> tuple[Regressor, torch.nn.Module, dict]:
+    """The regressor to train (sized for `decoder`'s model and albedo), its trainable part and the metadata
+    its weights file records."""
     if stage == "coarse":
         if init is not None:
             state, metadata = read_head(init)
             coarse = coarse_from_metadata(metadata)
             coarse.load_state_dict(state)
         else:
-            from emoca.decode.albedo import AlbedoModel
-
-            albedo = AlbedoModel(model)
+            model, albedo = decoder.model, decoder.albedo
             coarse = CoarseEncoder(model.n_identity, len(model.expression_names), albedo.membership.shape[1],
                                    albedo.n_coefficients)
         return Regressor(torch.nn.Identity(), coarse), coarse, coarse_metadata(coarse, {"stage": "coarse"})
@@ -249,15 +248,15 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
     started = time.monotonic()
     config = STAGES[stage]
     if control:
-        config = StageConfig(**{**asdict(config), "emotion": 0.0, "landmarks": config.landmarks})
+        config = replace(config, emotion=0.0)
     if steps:
-        config.steps = steps
+        config = replace(config, steps=steps)
     run = CACHE / (f"run_{stage}" + ("_noemotion" if control else ""))
     run.mkdir(parents=True, exist_ok=True)
     out = COARSE_WEIGHTS if stage == "coarse" else (CONTROL_WEIGHTS if control else EXPRESSION_WEIGHTS)
     torch.manual_seed(config.seed)
-    regressor, trainable, metadata = build(stage, init, control)
     decoder = FaceDecoder(ICTFaceModel(), TRUNK_SIZE)
+    regressor, trainable, metadata = build(stage, init, control, decoder)
     emotion = EmotionConsistency(load_emotion_net()) if stage == "expression" else None
     loss = StageLoss(decoder, config, emotion)
     optimiser = torch.optim.AdamW([p for p in trainable.parameters() if p.requires_grad], lr=config.learning_rate,
