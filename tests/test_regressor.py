@@ -14,8 +14,8 @@ from emoca.nets.regressor import (
     coarse_from_metadata,
     coarse_metadata,
     read_head,
-    save_head,
 )
+from emoca.nets.weights_file import save_weights
 from emoca.render.shading import default_light
 from emoca.targets import FaceTargets
 from emoca.train.regressor import STAGES, StageLoss
@@ -42,7 +42,7 @@ def test_coarse_encoder_starts_at_the_neutral_face_and_the_expression_encoder_co
 
 def test_weights_round_trip_in_fp16_and_missing_files_say_how_to_retrain(tmp_path):
     coarse = CoarseEncoder(100, 53, 4, 8).eval()
-    save_head(coarse, tmp_path / "coarse.safetensors", coarse_metadata(coarse, {"stage": "coarse"}))
+    save_weights(coarse, tmp_path / "coarse.safetensors", coarse_metadata(coarse, {"stage": "coarse"}))
     state, metadata = read_head(tmp_path / "coarse.safetensors")
     loaded = coarse_from_metadata(metadata)
     loaded.load_state_dict(state)

@@ -10,13 +10,14 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from emoca.emotions import CIRCUMPLEX, EMOTIONS
+from emoca.emotions import CIRCUMPLEX, EMOTIONS, FaceEmotion
 from emoca.errors import InputError
 from emoca.io.atomic import atomic_path
 from emoca.nets.backbone import FEATURE_DIM, efficientnet_lite0, imagenet_normalise
@@ -49,6 +50,22 @@ class EmotionOutput:
     arousal: torch.Tensor
     features: torch.Tensor
     va_supervised: bool
+
+
+def emotion_output(logits: torch.Tensor, va: torch.Tensor, features: torch.Tensor, va_supervised: bool,
+                   circumplex: torch.Tensor) -> EmotionOutput:
+    """The record of a recogniser's heads: (B, 8) logits, (B, 2) raw V/A head output (used, through tanh,
+    only when `va_supervised`; else V/A = probabilities @ (8, 2) `circumplex`), (B, D) features."""
+    probabilities = logits.softmax(-1)
+    va = torch.tanh(va) if va_supervised else probabilities @ circumplex
+    return EmotionOutput(logits, probabilities, va[:, 0], va[:, 1], features, va_supervised)
+
+
+def face_emotions(output: EmotionOutput, source: str) -> list[FaceEmotion]:
+    """One `FaceEmotion` per row of a recogniser's output (`source`: "image" or "geometry")."""
+    probabilities = output.probabilities.detach().cpu().numpy().astype(np.float64)
+    return [FaceEmotion(probabilities[i], float(output.valence[i]), float(output.arousal[i]), output.va_supervised,
+                        source) for i in range(len(probabilities))]
 
 
 def to_grey(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -85,11 +102,8 @@ class EmotionNet(nn.Module):
     def heads(self, features: torch.Tensor) -> EmotionOutput:
         """Class and V/A predictions from `features()` output."""
         hidden = self.dropout(features)
-        logits = self.classifier(hidden)
-        probabilities = logits.softmax(-1)
-        supervised = bool(self.va_supervised)
-        va = torch.tanh(self.va_head(hidden)) if supervised else probabilities @ self.circumplex
-        return EmotionOutput(logits, probabilities, va[:, 0], va[:, 1], features, supervised)
+        return emotion_output(self.classifier(hidden), self.va_head(hidden), features, bool(self.va_supervised),
+                              self.circumplex)
 
     def forward(self, images: torch.Tensor) -> EmotionOutput:
         return self.heads(self.features(images))

@@ -6,19 +6,15 @@ expression when present. Both are trained by `python -m emoca.train.regressor` (
 are for ICT's 100 identity modes and 53 blendshapes).
 """
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import nn
 
-from emoca.errors import InputError
 from emoca.face_params import FaceParams
-from emoca.io.atomic import atomic_path
 from emoca.nets.encoders import CoarseEncoder, ExpressionEncoder, HeadConfig, Trunk, normalised_points
+from emoca.nets.weights_file import read_weights
 from emoca.targets import FaceTargets
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -27,29 +23,10 @@ EXPRESSION_WEIGHTS = WEIGHTS / "regressor_expression.safetensors"
 RETRAIN = "retrain it with `python -m emoca.train.regressor` (see its model card)"
 
 
-def save_head(module: nn.Module, path: Path, metadata: dict) -> None:
-    """fp16 safetensors of `module`'s state, `metadata` values as JSON, written atomically."""
-    state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous()
-             for k, v in module.state_dict().items()}
-    with atomic_path(Path(path)) as tmp:
-        save_file(state, str(tmp), metadata={k: json.dumps(v) for k, v in metadata.items()})
-
-
 def read_head(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """(fp32 state, metadata) of a file written by `save_head`.
-
-    Raises:
-        InputError: missing or unreadable, with how to retrain it.
-    """
-    if not Path(path).is_file():
-        raise InputError(path, f"regressor weights missing; {RETRAIN}")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = {k: json.loads(v) for k, v in (handle.metadata() or {}).items()}
-            state = {k: handle.get_tensor(k) for k in handle.keys()}
-    except (OSError, ValueError, json.JSONDecodeError, SafetensorError) as error:
-        raise InputError(path, f"not a readable regressor weights file ({error}); {RETRAIN}") from None
-    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, metadata
+    """(fp32 state, metadata) of a regressor weights file; `InputError` (saying how to retrain) if
+    missing or unreadable."""
+    return read_weights(path, RETRAIN)
 
 
 def coarse_from_metadata(metadata: dict) -> CoarseEncoder:

@@ -51,8 +51,8 @@ from emoca.nets.regressor import (
     coarse_from_metadata,
     coarse_metadata,
     read_head,
-    save_head,
 )
+from emoca.nets.weights_file import save_weights
 from emoca.targets import FaceTargets
 from emoca.train.regressor_data import CACHE
 
@@ -89,7 +89,7 @@ class StageConfig:
 
 STAGES = {
     "coarse": StageConfig(steps=6000),
-    "expression": StageConfig(steps=500, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
+    "expression": StageConfig(steps=1500, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
                               pseudo_appearance=0.0, emotion=1.0),
 }
 
@@ -293,7 +293,7 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
                   file=log, flush=True)
             if score < best:
                 best = score
-                save_head(trainable, out, {**metadata, "step": step, "valid": scores, "config": asdict(config)})
+                save_weights(trainable, out, {**metadata, "step": step, "valid": scores, "config": asdict(config)})
             _save_checkpoint(checkpoint, trainable, optimiser, step, best, rng)
     _save_checkpoint(checkpoint, trainable, optimiser, step, best, rng)
     done = step >= config.steps

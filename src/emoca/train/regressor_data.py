@@ -1,16 +1,19 @@
 """Cache the regressor's training and validation faces: crops, detections, trunk features, targets.
 
-    python -m emoca.train.regressor_data [--ferplus-train 10000] [--only NAME]
+    python -m emoca.train.regressor_data [--ferplus-train 10000] [--only NAME] [--test]
 
 Reads (train): HELEN trainset (500 photos), expressions_wild train (2,502), a seeded random subset of
-FER+ train; (valid, for model selection): expressions_wild valid and 1,000 FER+ valid faces. No test
-split is read. Each photo's best face is detected (`emoca.detect`), cropped DECA-style at 224 px and
-kept at `TRUNK_SIZE` px with its 68 + 478 points (224-px crop pixels); FER+'s 48 px grey faces are
-upsampled 4x and padded by 48 px (replicated border) so the detector sees a whole face (95 of the first
-100 train faces are found). Then per face: the frozen trunk's features (`emoca.nets.encoders.Trunk`),
+FER+ train; (valid, for model selection): expressions_wild valid and 1,000 FER+ valid faces. The test
+split is read only with `--test` (`ferplus_test`: every FER+ test face, for the benchmarks that report
+on it once; nothing trains or selects on it). Each photo's best face is detected (`emoca.detect`),
+cropped DECA-style at 224 px and kept at `TRUNK_SIZE` px with its 68 + 478 points (224-px crop pixels);
+FER+'s 48 px grey faces are upsampled 4x and padded by 48 px (replicated border) so the detector sees a
+whole face (95 of the first 100 train faces are found).
+Then per face: the frozen trunk's features (`emoca.nets.encoders.Trunk`),
 the emotion recogniser's `features()` of the crop (the emotion loss's target), the emotion class
 distribution (FER+ votes, or the expressions_wild label; none for HELEN), and for HELEN and
-expressions_wild the fitter's `FaceParams` (pseudo ground truth for identity, light and albedo).
+expressions_wild the fitter's `FaceParams` (pseudo ground truth for identity, light and albedo);
+`source_index` is each kept face's position among the source's photos.
 
 Writes `~/.cache/emoca/regressor/NAME.npz` per source (rerun skips finished ones); about 25 minutes on
 2 cores in all.
@@ -68,8 +71,9 @@ def _fer_items(faces, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray
         yield _upsampled_fer(faces.images[i]), faces.targets[i]
 
 
-def sources(ferplus_train: int, seed: int = 0) -> list[Source]:
-    """Every source of the module docstring, in the order they are cached."""
+def sources(ferplus_train: int, test: bool = False, seed: int = 0) -> list[Source]:
+    """Every source of the module docstring, in the order they are cached (`ferplus_test` only when
+    `test`)."""
     unlabelled = np.full(len(EMOTIONS), np.nan, np.float32)
     helen = helen_split("trainset")
     wild = {split: wild_photos(split) for split in ("train", "valid")}
@@ -82,12 +86,16 @@ def sources(ferplus_train: int, seed: int = 0) -> list[Source]:
         result.append(Source(f"wild_{split}", split == "train",
                              ((load_image(p.path), _one_hot(p.emotion)) for p in wild[split]), len(wild[split])))
         result.append(Source(f"ferplus_{split}", False, _fer_items(fer[split], chosen[split]), len(chosen[split])))
+    if test:
+        fer_test = load_ferplus("test")
+        rows = np.arange(len(fer_test.images))
+        result.append(Source("ferplus_test", False, _fer_items(fer_test, rows), len(rows)))
     return result
 
 
 def cache_source(source: Source, reconstructor: Reconstructor, trunk: Trunk, emotion) -> dict[str, np.ndarray]:
     """Detect, crop, fit (if asked) and compute the features of one source; the arrays of its npz."""
-    crops, points68, dense, targets, fits = [], [], [], [], []
+    crops, points68, dense, targets, fits, kept = [], [], [], [], [], []
     pending: list[FaceTargets] = []
 
     def fit_pending() -> None:
@@ -95,10 +103,11 @@ def cache_source(source: Source, reconstructor: Reconstructor, trunk: Trunk, emo
             fits.append(reconstructor.predictor.predict(FaceTargets.concat(pending)))
             pending.clear()
 
-    for image, target in source.items:
+    for position, (image, target) in enumerate(source.items):
         faces = reconstructor.landmarker(image)
         if not faces:
             continue
+        kept.append(position)
         face_targets, _ = reconstructor.targets(image, faces[:1])
         crop = (face_targets.images[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
         crops.append(cv2.resize(crop, (TRUNK_SIZE, TRUNK_SIZE), interpolation=cv2.INTER_AREA))
@@ -112,7 +121,8 @@ def cache_source(source: Source, reconstructor: Reconstructor, trunk: Trunk, emo
     fit_pending()
     arrays = {"crops": np.stack(crops), "landmarks_68": np.stack(points68).astype(np.float32),
               "dense": np.stack(dense).astype(np.float32), "emotion_targets": np.stack(targets),
-              "crop_size": np.int64(reconstructor.crop.size), "photos": np.int64(source.count)}
+              "crop_size": np.int64(reconstructor.crop.size), "photos": np.int64(source.count),
+              "source_index": np.array(kept, np.int64)}
     images = torch.from_numpy(arrays["crops"]).permute(0, 3, 1, 2)
     features, emotions = [], []
     with torch.no_grad():
@@ -135,10 +145,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ferplus-train", type=int, default=10000, help="FER+ train faces to cache")
     parser.add_argument("--only", default=None, help="cache only this source (e.g. wild_valid)")
+    parser.add_argument("--test", action="store_true", help="also cache every FER+ test face (ferplus_test)")
     args = parser.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)
     reconstructor, trunk, emotion = Reconstructor(), Trunk(), load_emotion_net()
-    for source in sources(args.ferplus_train):
+    for source in sources(args.ferplus_train, args.test):
         path = CACHE / f"{source.name}.npz"
         if path.exists() or (args.only and source.name != args.only):
             continue
