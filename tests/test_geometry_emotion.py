@@ -1,5 +1,8 @@
 """Emotion from geometry: the head, its weights file, its training, and the per-frame smoothing."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +16,7 @@ from emoca.nets.geometry_emotion import (
     load_geometry_emotion,
     save_geometry_emotion,
 )
+from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.train.geometry_emotion import HeadTraining, train_head
 
 
@@ -71,3 +75,24 @@ def test_face_emotion_records_and_the_median_follows_a_step_without_lag_and_drop
     smoothed = [median_emotion(frames[max(0, i - 1):i + 2]) for i in range(len(frames))]
     assert [e.expression for e in smoothed] == ["neutral"] * 3 + ["happy"] * 3 + ["neutral"] * 4
     assert smoothed[3].valence == pytest.approx(0.8)
+
+
+def test_emotion_from_geometry_on_the_command_line(tmp_path, run_emoca):
+    photo = Path(__file__).resolve().parents[2] / "shared" / "data" / "london" / "smiling" / "001.jpg"
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not a photo")
+    result = run_emoca("emotion", "--from", "geometry", "--json", photo, tmp_path / "broken.jpg")
+    assert result.returncode == 1 and "Traceback" not in result.stderr  # the broken file, reported
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    good = [r for r in records if "expression" in r]
+    assert len(good) == 1 and sum("error" in r for r in records) == 1
+    assert good[0]["source"] == "geometry" and good[0]["expression"] == "happy"
+    assert good[0]["va_supervised"] is False and good[0]["valence"] > 0
+    usage = run_emoca("emotion", "--from", "geometry", "--no-detect", photo)
+    assert usage.returncode == 1 and "--no-detect" in usage.stderr and "Traceback" not in usage.stderr
+
+
+def test_regressed_faces_carry_their_emotion_and_it_can_be_switched_off():
+    photo = Path(__file__).resolve().parents[2] / "shared" / "data" / "london" / "smiling" / "001.jpg"
+    face = Reconstructor(ReconstructorConfig(method="regress")).reconstruct(photo)[0]
+    assert face.emotion is not None and face.emotion.source == "geometry" and face.emotion.expression == "happy"
+    assert Reconstructor(ReconstructorConfig(method="regress", emotion=False)).reconstruct(photo)[0].emotion is None

@@ -73,9 +73,15 @@ def test_folders_are_walked_in_order_and_non_images_reported(tmp_path):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         Image.fromarray(_pattern()).save(tmp_path / name)
     (tmp_path / "notes.txt").write_text("hello")
-    items = list(expand_inputs([tmp_path, tmp_path / "nope.jpg"]))
-    paths = [item.name for item in items if not isinstance(item, InputError)]
+    (tmp_path / "dangling.jpg").symlink_to(tmp_path / "gone.jpg")
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    (tmp_path / "x.jpg").mkdir()  # a folder named like a photo, empty
+    items = list(expand_inputs([tmp_path, tmp_path / "nope.jpg", tmp_path / "x.jpg", tmp_path / "sub" / "c.png"]))
+    found = [item for item in items if not isinstance(item, InputError)]
     errors = [str(item) for item in items if isinstance(item, InputError)]
-    assert paths == ["a.jpg", "b.png", "c.png"]
+    assert [item.path.name for item in found] == ["a.jpg", "b.png", "c.png", "c.png"]
+    assert [item.name for item in found] == ["a", "b", "sub/c", "c"]  # folders mirrored; a file named: its stem
     assert any("notes.txt" in e and "not an image" in e for e in errors)
     assert any("nope.jpg" in e and "no such file" in e for e in errors)
+    assert sum("symbolic link" in e for e in errors) == 2
+    assert any("x.jpg" in e and "no files" in e for e in errors)

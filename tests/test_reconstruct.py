@@ -21,10 +21,14 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     assert {p.name for p in folder.iterdir()} == {"params.json", "mesh.obj", "render.png", "overlay.png"}
     params = json.loads((folder / "params.json").read_text())
     face = params["faces"][0]
-    assert params["schema_version"] == 4 and face["model"] == "ict" and face["emotion"] is None
+    assert params["schema_version"] == 4 and face["model"] == "ict"
+    emotion = face["emotion"]  # from the fitted expression alone (the fitter's geometry head)
+    assert emotion["source"] == "geometry" and emotion["va_supervised"] is False
+    assert abs(sum(emotion["probabilities"].values()) - 1) < 1e-3 and emotion["expression"] in emotion["probabilities"]
     provenance = params["provenance"]
     assert provenance["method"] == "fit" and provenance["fit_config"]["shape_steps"] > 0
-    assert {"ict_facekit.npz", "ict_expression_correctives.npz", "landmarks68.npz"} <= set(provenance["files"])
+    assert {"ict_facekit.npz", "ict_expression_correctives.npz", "landmarks68.npz",
+            "geometry_emotion_fit.safetensors"} <= set(provenance["files"])
     assert all(len(digest) == 12 for digest in provenance["files"].values())
     timings = face["timings_ms"]
     assert set(timings) == {"detect", "predict_per_face", "decode_per_face", "total", "write_outputs"}
@@ -40,7 +44,7 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     assert any(line.get("faces") == 1 for line in lines) and any("error" in line for line in lines)
     before = (folder / "params.json").stat().st_mtime_ns
     again = run_emoca("reconstruct", inputs / "smile.jpg", "--out", tmp_path / "out")
-    assert again.returncode == 0 and "skipped" in again.stdout
+    assert again.returncode == 0 and "skipped" in again.stderr and again.stdout == ""
     assert (folder / "params.json").stat().st_mtime_ns == before
 
 
@@ -87,6 +91,7 @@ def test_video_writes_a_line_per_frame_with_one_identity(tmp_path, run_emoca):
     assert [line["frame"] for line in lines] == list(range(12))
     identities = np.array([line["faces"][0]["identity"] for line in lines])
     np.testing.assert_allclose(identities, identities[:1].repeat(12, 0), atol=1e-4)  # one person, one identity
+    assert all(line["faces"][0]["emotion"]["source"] == "geometry" for line in lines)  # per frame, smoothed
     from emoca.io.video import VideoReader
 
     overlay = VideoReader(folder / "overlay.mp4")
@@ -134,3 +139,39 @@ def test_missing_or_corrupt_regressor_weights_name_the_file_and_how_to_retrain(t
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert weights.name in result.stderr and "python -m emoca.train.regressor" in result.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_finished_outputs_are_recognised_by_their_input_and_broken_ones_redone(tmp_path):
+    from emoca.commands.reconstruct import finished
+
+    photo, other = tmp_path / "a" / "001.jpg", tmp_path / "b" / "001.jpg"
+    done = tmp_path / "out" / "001" / "params.json"
+    assert finished(done, photo) is False  # nothing yet
+    done.parent.mkdir(parents=True)
+    done.write_text(json.dumps({"image": str(photo), "faces": []}))
+    assert finished(done, photo) is True
+    assert finished(done, other) is None  # another input's result: not to be skipped, nor overwritten
+    for broken in ('{"image": "a/001.jpg", "fac', "[]", '{"faces": []}', ""):
+        done.write_text(broken)
+        assert finished(done, photo) is False
+    lines = tmp_path / "out" / "clip" / "params.jsonl"
+    lines.parent.mkdir()
+    lines.write_text('{"frame": 0, "faces": []}\n{"frame": 1, "fa')
+    assert finished(lines, photo) is False
+
+
+def test_same_named_photos_from_two_runs_keep_apart_and_folders_are_mirrored(tmp_path, run_emoca):
+    for folder, source in (("first", PHOTO), ("second", PHOTO.parent.parent / "neutral" / "001.jpg")):
+        (tmp_path / folder / "sub").mkdir(parents=True)
+        Image.open(source).save(tmp_path / folder / "sub" / "001.jpg")
+    out = tmp_path / "out"
+    first = run_emoca("reconstruct", tmp_path / "first", "--out", out, "--method", "regress", "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["out"] == str(out / "sub" / "001")
+    (out / "sub" / "001" / "params.json").write_text("{not json")  # a broken result is redone, not skipped
+    again = run_emoca("reconstruct", tmp_path / "first", "--out", out, "--method", "regress", "--json")
+    assert json.loads(again.stdout)["out"] == str(out / "sub" / "001") and "faces" in json.loads(again.stdout)
+    second = run_emoca("reconstruct", tmp_path / "second", "--out", out, "--method", "regress", "--json")
+    assert json.loads(second.stdout)["out"] == str(out / "sub" / "001_2")  # another photo of the same name
+    skipped = run_emoca("reconstruct", tmp_path / "second", "--out", out, "--method", "regress", "--json")
+    assert skipped.returncode == 0 and json.loads(skipped.stdout)["skipped"] and "skipped" in skipped.stderr

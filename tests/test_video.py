@@ -1,5 +1,6 @@
 """Streaming video I/O: round trip, an empty video, a corrupt tail, a missing file."""
 
+import av
 import numpy as np
 import pytest
 
@@ -31,8 +32,13 @@ def test_round_trip(tmp_path, suffix):
 
 def test_empty_and_truncated_videos_report_what_happened(tmp_path):
     empty = tmp_path / "empty.mkv"
-    with VideoWriter(empty, 24.0, (64, 48)):
+    with pytest.raises(InputError, match="no frames to write"), VideoWriter(empty, 24.0, (64, 48)):
         pass
+    assert list(tmp_path.iterdir()) == []  # nothing left under the name, nor a temporary file
+    with av.open(str(empty), "w") as container:  # a header and a video track of 0 samples
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        container.start_encoding()
     try:  # FFmpeg may refuse a frameless file outright, or open it and find nothing: both must say so
         reader = VideoReader(empty)
         assert list(reader) == [] and "no frames" in reader.error

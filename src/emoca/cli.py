@@ -1,6 +1,7 @@
 """The `emoca` command line: parses arguments and calls the modules that do the work."""
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +28,9 @@ def _landmarks(args: argparse.Namespace) -> int:
 def _emotion(args: argparse.Namespace) -> int:
     from emoca.commands.emotion import run_emotion
 
-    return run_emotion(args.inputs, args.json, not args.no_detect, args.weights)
+    if args.source == "geometry" and (args.no_detect or args.weights):
+        raise InputError("--from geometry", "--no-detect and --weights apply to --from image only")
+    return run_emotion(args.inputs, args.json, not args.no_detect, args.weights, args.source, args.method)
 
 
 def _reconstruct(args: argparse.Namespace) -> int:
@@ -39,6 +42,34 @@ def _reconstruct(args: argparse.Namespace) -> int:
         config.expression_encoder = None if args.expression_encoder == "none" else args.expression_encoder
     config.fit.weights.emotion = args.emotion_weight
     return run_reconstruct(args.inputs, Path(args.out), args.json, args.overwrite, config)
+
+
+def _add_resource_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--max-megapixels", type=float, default=None, metavar="MP",
+                         help="refuse images declaring more pixels, before decoding (default 200)")
+    command.add_argument("--threads", type=int, default=None, metavar="N",
+                         help="CPU threads for torch, OpenMP and OpenCV (default: the machine's cores); give "
+                              "each of several emoca processes on one machine its share")
+
+
+def _set_resources(args: argparse.Namespace) -> str | None:
+    """Apply --max-megapixels and --threads before any model loads; the usage error, if any."""
+    if args.max_megapixels is not None:
+        if not args.max_megapixels > 0:
+            return "--max-megapixels: must be a positive number"
+        from emoca.io.images import limits
+
+        limits.max_megapixels = args.max_megapixels
+    if args.threads is not None:
+        if args.threads < 1:
+            return "--threads: must be at least 1"
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
+        import cv2
+        import torch
+
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     landmarks.add_argument("--out", default="out/landmarks", help="overlay folder (default: out/landmarks)")
     landmarks.add_argument("--method", choices=("dense", "dlib", "fused"), default=None,
                            help="68-point method (default: the one learned best, see the README)")
+    _add_resource_options(landmarks)
     landmarks.set_defaults(run=_landmarks)
 
     emotion = commands.add_parser("emotion", help="expression (8 classes), valence and arousal of every face")
@@ -70,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     emotion.add_argument("--no-detect", action="store_true",
                          help="treat each image as one already-cropped face (e.g. FER's 48x48 faces)")
     emotion.add_argument("--weights", default=None, help="emotion weights (.safetensors; default: shipped)")
+    emotion.add_argument("--from", dest="source", choices=("image", "geometry"), default="image",
+                         help="image: the recogniser on the face crop (default); geometry: reconstruct the face, "
+                              "then classify its 53 expression weights alone")
+    emotion.add_argument("--method", choices=("regress", "fit", "regress+fit"), default="regress",
+                         help="--from geometry: how to reconstruct (default regress: EMOCA's regressor)")
+    _add_resource_options(emotion)
     emotion.set_defaults(run=_emotion)
 
     reconstruct = commands.add_parser("reconstruct", help="fit a 3D face to every face of each photo: params.json, "
@@ -88,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="regress: another stage-2 expression encoder, or none for stage 1's (ablations)")
     reconstruct.add_argument("--emotion-weight", type=float, default=0.0, metavar="W",
                              help="fits: weight of EMOCA's emotion-consistency term (default 0: off)")
+    _add_resource_options(reconstruct)
     reconstruct.set_defaults(run=_reconstruct)
     return parser
 
@@ -95,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 success, 1 bad input, 2 usage error)."""
     args = build_parser().parse_args(argv)
+    if hasattr(args, "threads"):
+        problem = _set_resources(args)
+        if problem:
+            print(f"emoca: error: {problem}", file=sys.stderr)
+            return 2
     try:
         return args.run(args)
     except InputError as error:

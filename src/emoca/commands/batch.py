@@ -8,7 +8,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from emoca.errors import InputError
-from emoca.io.images import IMAGE_SUFFIXES, expand_inputs
+from emoca.io.images import IMAGE_SUFFIXES, InputFile, expand_inputs
 
 
 class BatchReport:
@@ -17,13 +17,24 @@ class BatchReport:
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
-        self.failed = 0
+        self.failed = self.skips = 0
+
+    def skipped(self, path: Path, reason: str, out: Path) -> None:
+        """An input left alone (its outputs exist): one line on stderr; with `as_json` also a JSON line."""
+        self.skips += 1
+        tqdm.write(f"emoca: skipped {path}: {reason}", file=sys.stderr)
+        if self.as_json:
+            self.emit({"image": str(path), "out": str(out), "skipped": reason})
 
     def error(self, error: InputError) -> None:
         self.failed += 1
         tqdm.write(f"emoca: error: {error}", file=sys.stderr)
         if self.as_json:
             self.emit({"image": error.path, "error": error.reason})
+
+    def unexpected(self, path: Path, error: Exception) -> None:
+        """An input that failed in a way no check foresaw (a bug): one line, and the batch goes on."""
+        self.error(InputError(path, f"failed unexpectedly ({type(error).__name__}: {error}); please report this"))
 
     def emit(self, record: dict) -> None:
         print(json.dumps(record), flush=True)
@@ -35,9 +46,10 @@ class BatchReport:
 
 
 def iterate_images(inputs: list[str], report: BatchReport, suffixes: frozenset[str] = IMAGE_SUFFIXES
-                   ) -> Iterator[Path]:
-    """Input paths of `inputs` (files and folders), with a progress bar when there is more than one;
-    files in folders without one of `suffixes` are reported and skipped."""
+                   ) -> Iterator[InputFile]:
+    """The inputs of `inputs` (files and folders, `expand_inputs`), with a progress bar when there is more
+    than one; what cannot be an input (files without one of `suffixes` in folders, broken links, empty
+    folders) is reported and skipped."""
     items = list(expand_inputs(inputs, suffixes))
     for item in tqdm(items, desc="images", unit="img", disable=len(items) < 2, file=sys.stderr):
         if isinstance(item, InputError):
@@ -47,7 +59,8 @@ def iterate_images(inputs: list[str], report: BatchReport, suffixes: frozenset[s
 
 
 def unique_name(stem: str, used: set[str]) -> str:
-    """`stem`, or `stem_2`, `stem_3`... so that outputs of same-named inputs do not collide."""
+    """`stem`, or `stem_2`, `stem_3`... so that outputs of same-named inputs (the same file name given
+    twice, from two folders) do not collide."""
     name, k = stem, 1
     while name in used:
         k += 1

@@ -42,15 +42,22 @@ def run_landmarks(inputs: list[str], out: Path, as_json: bool, method_68: str | 
     report = BatchReport(as_json)
     landmarker = FaceLandmarker(LandmarkerConfig(method_68=method_68))
     used: set[str] = set()
-    for path in iterate_images(inputs, report):
+    for item in iterate_images(inputs, report):
+        path = item.path
         try:
             image = load_image(path)
             faces = landmarker(image)
-            save_image(out / f"{unique_name(path.stem, used)}.png", draw_landmarks(image, faces))
+            save_image(out / f"{unique_name(item.name, used)}.png", draw_landmarks(image, faces))
             if not faces:
                 raise InputError(path, "no face found")
         except InputError as error:
             report.error(error)
+            continue
+        except OSError as error:
+            report.error(InputError(path, f"cannot write its overlay in {out} ({error.strerror or error})"))
+            continue
+        except Exception as error:  # noqa: BLE001 - a bug must not end the batch nor show a traceback
+            report.unexpected(path, error)
             continue
         if as_json:
             for index, face in enumerate(faces):

@@ -4,6 +4,7 @@ The work is the library's (`emoca.pipeline.photo`, `emoca.pipeline.video`); this
 inputs, reports, and writes the files of DESIGN.md section 4.
 """
 
+import errno
 import json
 import sys
 import time
@@ -125,6 +126,8 @@ class OutputWriter:
                 lines.write(json.dumps({"frame": frame.index, "time_s": round(frame.index / reader.fps, 4),
                                         "faces": faces}) + "\n")
                 written += 1
+            if last is None:  # nothing to keep: the outputs are discarded
+                raise InputError(path, reader.error or f"no face found in any of its {written} frames")
         if last is not None:
             neutral = last.replace(expression=torch.zeros_like(last.expression),
                                    jaw=None if last.jaw is None else torch.zeros_like(last.jaw))
@@ -149,24 +152,58 @@ def reconstruct_photo(reconstructor: Reconstructor, writer: OutputWriter, path: 
     return len(faces)
 
 
+def finished(done: Path, path: Path) -> bool | None:
+    """Whether `done` (a params.json or params.jsonl) is a complete result of the input `path`: True;
+    absent, unreadable or incomplete (to redo): False; a complete result of another input (a photo of the
+    same name from an earlier run): None."""
+    try:
+        text = done.read_text(encoding="utf-8")
+        if done.suffix == ".jsonl":
+            lines = [json.loads(line) for line in text.splitlines()]
+            return bool(lines) and all("frame" in line for line in lines)
+        document = json.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(document, dict) or not isinstance(document.get("faces"), list) or "image" not in document:
+        return False
+    return True if Path(str(document["image"])).resolve() == path.resolve() else None
+
+
 def run_reconstruct(inputs: list[str], out: Path, as_json: bool, overwrite: bool, config: ReconstructorConfig) -> int:
-    """Reconstruct every input photo and video into `out`/NAME/; returns the exit status."""
+    """Reconstruct every input photo and video into `out`/NAME/ (NAME: the input's path relative to the
+    folder given, without suffix; `_2`, `_3`... where another input's outputs hold that name); returns
+    the exit status. A full disk stops the batch; other write failures fail that input only."""
     reconstructor = Reconstructor(config)
     ensure_writable_folder(out)
     report = BatchReport(as_json)
     writer = OutputWriter(reconstructor)
     used: set[str] = set()
-    for path in iterate_images(inputs, report, IMAGE_SUFFIXES | VIDEO_SUFFIXES):
-        folder = out / unique_name(path.stem, used)
-        try:
-            is_video = path.suffix.lower() in VIDEO_SUFFIXES
+    for item in iterate_images(inputs, report, IMAGE_SUFFIXES | VIDEO_SUFFIXES):
+        path = item.path
+        is_video = path.suffix.lower() in VIDEO_SUFFIXES
+        while True:
+            folder = out / unique_name(item.name, used)
             done = folder / ("params.jsonl" if is_video else "params.json")
-            if done.exists() and not overwrite:
-                print(f"emoca: skipped {path}: {done} exists (use --overwrite)", flush=True)
-                continue
+            state = finished(done, path)
+            if state is not None:  # None: another input's outputs; never overwritten, the next name is tried
+                break
+        if state and not overwrite:
+            report.skipped(path, f"{done} exists (use --overwrite)", folder)
+            continue
+        try:
+            for stale in folder.glob(".*.tmp*"):  # temporary files of a run that was killed mid-write
+                stale.unlink(missing_ok=True)
             count = writer.video(path, folder) if is_video else reconstruct_photo(reconstructor, writer, path, folder)
         except InputError as error:
             report.error(error)
+            continue
+        except OSError as error:
+            report.error(InputError(path, f"cannot write its outputs in {folder} ({error.strerror or error})"))
+            if error.errno == errno.ENOSPC:
+                break
+            continue
+        except Exception as error:  # noqa: BLE001 - a bug must not end the batch nor show a traceback
+            report.unexpected(path, error)
             continue
         if as_json:
             report.emit({"image": str(path), "out": str(folder), "frames" if is_video else "faces": count})

@@ -7,6 +7,7 @@ paper). Anything that cannot be decoded raises `InputError` naming the file and 
 
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,30 @@ from emoca.errors import InputError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 MIN_SIDE = 16  # pixels; smaller images cannot hold a detectable face
+MAX_ASPECT = 20  # longest side / shortest side; a strip thinner than this holds no face the detectors find
+
+
+@dataclass
+class ImageLimits:
+    """max_megapixels: images declaring more pixels are refused before decoding (a 200-megapixel RGB photo
+    takes 600 MB decoded; a decompression bomb declares far more). `emoca ... --max-megapixels` sets it."""
+
+    max_megapixels: float = 200.0
+
+
+limits = ImageLimits()
+"""The process's limits (the command line sets them once, before any input is read)."""
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # high bit depth grey: rescale to 8 bits
         values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        peak = float(np.nanmax(values)) if values.size else 0.0
+        if image.mode == "F" and peak <= 1.0:  # float images in [0, 1]
+            top = 1.0
+        else:
+            top = 65535.0 if image.mode.startswith("I;16") or peak > 255 else 255.0
+        values = np.nan_to_num(values)
         grey = np.clip(values / top * 255 + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -44,36 +63,68 @@ def load_image(path: str | Path) -> np.ndarray:
         raise InputError(path, "is a folder, not an image")
     if path.stat().st_size == 0:
         raise InputError(path, "empty file (0 bytes)")
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # `limits` below replaces Pillow's
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with warnings.catch_warnings():  # Pillow warns of corrupt tags it skips: the result is the answer
+            warnings.simplefilter("ignore")
             with Image.open(path) as image:
+                width, height = image.size
+                if width * height > limits.max_megapixels * 1e6:
+                    raise InputError(path, f"image is {width}x{height} px ({width * height / 1e6:.1f} megapixels), "
+                                           f"above the limit of {limits.max_megapixels:g} (raise it with "
+                                           "--max-megapixels)")
+                if max(width, height) > MAX_ASPECT * min(width, height):
+                    raise InputError(path, f"image is {width}x{height} px, too elongated to hold a face "
+                                           f"(sides more than {MAX_ASPECT}:1)")
                 image.load()
                 rgb = _to_rgb(ImageOps.exif_transpose(image))
     except UnidentifiedImageError:
         raise InputError(path, "not an image Pillow can decode") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise InputError(path, f"cannot decode image ({error})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
     if min(rgb.shape[:2]) < MIN_SIDE:
         raise InputError(path, f"image is {rgb.shape[1]}x{rgb.shape[0]} px, too small for a face "
                                f"(at least {MIN_SIDE} px a side)")
     return np.ascontiguousarray(rgb)
 
 
+@dataclass(frozen=True)
+class InputFile:
+    """One input: its path, and `name`, where its outputs go under `--out`: the path relative to the
+    folder it was found in, without the suffix (`neutral/001` for `london/neutral/001.jpg` when `london`
+    was given), or the file's stem when the file was named directly."""
+
+    path: Path
+    name: str
+
+
 def expand_inputs(inputs: list[str | Path], suffixes: frozenset[str] = IMAGE_SUFFIXES
-                  ) -> Iterator[Path | InputError]:
-    """Files and folders -> input paths: folders are walked recursively in sorted order; files in them
-    without one of `suffixes` come out as `InputError`s (reported and skipped by callers); a path that
-    does not exist is an `InputError` too. Files named directly are passed on, whatever their suffix."""
+                  ) -> Iterator[InputFile | InputError]:
+    """Files and folders -> `InputFile`s: folders are walked recursively in sorted order; files in them
+    without one of `suffixes` come out as `InputError`s (reported and skipped by callers), and so do
+    broken or looping symbolic links, a path that does not exist and a folder with no files at all.
+    Files named directly are passed on, whatever their suffix."""
     for item in inputs:
         path = Path(item)
         if not path.exists():
-            yield InputError(path, "no such file or folder")
+            yield InputError(path, "no such file or folder" + (" (a broken or looping symbolic link)"
+                                                              if path.is_symlink() else ""))
         elif path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.suffix.lower() in suffixes:
-                    yield child
+            found = False
+            for child in sorted(path.rglob("*")):
+                if child.is_symlink() and not child.exists():
+                    yield InputError(child, "a broken or looping symbolic link (skipped)")
+                elif not child.is_file():
+                    continue
+                elif child.suffix.lower() in suffixes:
+                    found = True
+                    yield InputFile(child, child.relative_to(path).with_suffix("").as_posix())
                 else:
+                    found = True
                     yield InputError(child, "not an image file (skipped)")
+            if not found:
+                yield InputError(path, "a folder with no files in it")
         else:
-            yield path
+            yield InputFile(path, path.stem)

@@ -22,6 +22,8 @@ SCHEMA_VERSION = 4  # 2: `jaw` for models with a jaw joint (FLAME); albedo coeff
 #                       `timings_ms`: `fit_per_face` renamed `predict_per_face` (any predictor, not only the
 #                       fit), `decode_per_face` and `write_outputs` added, `total` is read + detect + predict
 #                       + decode (before: also writing the images, now `write_outputs`)
+# Still 4: `emotion` (null before) is {expression, probabilities, valence, arousal, va_supervised, source}
+# where the method has an emotion-from-geometry head.
 
 
 def _rounded(values, digits: int = 5) -> list:
@@ -56,7 +58,8 @@ def face_record(face_index: int, face: Face, decoder: FaceDecoder, crop_size: in
                    "convention": "p_crop = s * (R v)[:2] + t in [-1, 1] crop units, y up; "
                                  "p_input = crop_to_input @ [p_crop_pixels, 1]"},
         "light": {"type": "spherical_harmonics_9", "coefficients": _rounded(light)},
-        "albedo": albedo, "landmarks_68": _rounded(landmarks_68, 2), "emotion": None,
+        "albedo": albedo, "landmarks_68": _rounded(landmarks_68, 2),
+        "emotion": None if face.emotion is None else face.emotion.to_json(),
         "timings_ms": {k: round(float(v), 1) for k, v in timings_ms.items()},
     }
     if jaw is not None:

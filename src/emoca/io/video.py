@@ -15,6 +15,7 @@ import numpy as np
 
 from emoca.errors import InputError
 from emoca.io.atomic import atomic_path
+from emoca.io.images import MIN_SIDE
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -35,27 +36,44 @@ class VideoReader:
         try:
             self._container = av.open(str(self.path))
             stream = self._container.streams.video[0]
-        except (av.FFmpegError, IndexError) as error:
-            raise InputError(self.path, f"not a readable video ({error})") from None
+        except (av.FFmpegError, IndexError, UnicodeDecodeError) as error:
+            reason = (f"not a readable video ({error})" if not isinstance(error, IndexError)
+                      else "no video track (audio only, or cut before the container's index)")
+            raise InputError(self.path, reason) from None
         self._stream = stream
         self.fps = float(stream.average_rate or stream.guessed_rate or 25)
         self.width, self.height = stream.codec_context.width, stream.codec_context.height
+        if min(self.width, self.height) < MIN_SIDE:
+            self._container.close()
+            raise InputError(self.path, f"video is {self.width}x{self.height} px, too small for a face "
+                                        f"(at least {MIN_SIDE} px a side)")
         duration = self._container.duration  # microseconds, from the header (kept when the tail is cut)
         self.frame_count = int(stream.frames or 0) or (round(duration / av.time_base * self.fps) if duration else 0)
         self.decoded = 0
+        self.damaged = 0  # packets that would not decode, skipped
         self.error: str | None = None
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        """Decode packet by packet; a packet that does not decode is skipped (a corrupt middle loses only
+        its own frames), a container that cannot be read further ends the stream."""
         try:
-            for frame in self._container.decode(self._stream):
-                self.decoded += 1
-                yield frame.to_ndarray(format="rgb24")
+            for packet in self._container.demux(self._stream):
+                try:
+                    frames = packet.decode()
+                except (av.FFmpegError, ValueError):
+                    self.damaged += 1
+                    continue
+                for frame in frames:
+                    self.decoded += 1
+                    yield frame.to_ndarray(format="rgb24")
         except (av.FFmpegError, ValueError) as error:
             self.error = f"decoding stopped after frame {self.decoded}: {error}"
         finally:
             self._container.close()
         if self.decoded == 0 and self.error is None:
             self.error = "the video has no frames"
+        elif self.error is None and self.damaged:
+            self.error = f"{self.damaged} damaged packets skipped ({self.decoded} frames decoded)"
         elif self.error is None and self.frame_count and self.decoded < self.frame_count - 1:
             self.error = f"only {self.decoded} of {self.frame_count} frames could be decoded (truncated?)"
 
@@ -76,19 +94,33 @@ class VideoWriter:
         self._stream.width, self._stream.height = (s - s % 2 for s in self.size)  # yuv420p needs even sides
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = {"crf": str(self.crf)}
+        self.frames = 0
         return self
 
     def write(self, frame: np.ndarray) -> None:
         """Append one (H, W, 3) uint8 RGB frame of the writer's size."""
+        self.frames += 1
         frame = np.ascontiguousarray(frame[: self._stream.height, : self._stream.width])
         for packet in self._stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
             self._container.mux(packet)
 
     def __exit__(self, kind, value, traceback) -> None:
+        """Finish the file and move it to its name; on an error, or with no frame written, nothing is left
+        under the name (`InputError` for the latter)."""
+        failure = None if kind is not None or self.frames else InputError(self.path, "no frames to write")
         try:
-            if kind is None:
+            if kind is None and failure is None:
                 for packet in self._stream.encode():
                     self._container.mux(packet)
         finally:
-            self._container.close()
-            self._atomic.__exit__(kind, value, traceback)
+            try:
+                self._container.close()
+            except av.FFmpegError:
+                if kind is None and failure is None:
+                    raise
+            if kind is None and failure is None:
+                self._atomic.__exit__(None, None, None)
+            else:  # the temporary file goes
+                self._atomic.__exit__(kind or InputError, value or failure, traceback)
+        if failure is not None:
+            raise failure

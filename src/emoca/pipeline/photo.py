@@ -21,6 +21,7 @@ from emoca.detect.affine import apply_affine
 from emoca.detect.crops import CropConfig
 from emoca.detect.landmarks68 import LEARNED as LANDMARKS_68_FILE
 from emoca.detect.pipeline import FaceLandmarker, FaceLandmarks
+from emoca.emotions import FaceEmotion
 from emoca.errors import InputError
 from emoca.face_params import FaceParams
 from emoca.facemodel import load_model
@@ -29,7 +30,8 @@ from emoca.fit.photo import FitConfig, PhotoFitter
 from emoca.io.images import load_image
 from emoca.losses.emotion import EmotionConsistency
 from emoca.nets.emotion import DEFAULT_WEIGHTS as EMOTION_WEIGHTS
-from emoca.nets.emotion import load_emotion_net
+from emoca.nets.emotion import face_emotions, load_emotion_net
+from emoca.nets.geometry_emotion import GEOMETRY_WEIGHTS, GeometryEmotionNet, load_geometry_emotion
 from emoca.nets.regressor import COARSE_WEIGHTS, EXPRESSION_WEIGHTS, Regressor, RegressorPredictor
 from emoca.predictor import Predictor, Refined
 from emoca.provenance import file_identities
@@ -45,7 +47,9 @@ class ReconstructorConfig:
     synthesis, `emoca.fit.photo`), "regress" (the EMOCA regressor, `emoca.nets.regressor`; ICT only) or
     "regress+fit" (the fit starts from the regressor's result with `refine_steps`). expression_encoder:
     the regressor's stage-2 weights file (None: stage 1's own expression, for the ablation). fit: the fitter's
-    schedule and loss weights (`fit.weights.emotion` > 0 adds the emotion-consistency term)."""
+    schedule and loss weights (`fit.weights.emotion` > 0 adds the emotion-consistency term). emotion: each
+    face's emotion from its expression parameters (`emoca.nets.geometry_emotion`) where the method has a
+    trained head (ICT only)."""
 
     model: str = "ict"
     flame: str | None = None
@@ -54,6 +58,7 @@ class ReconstructorConfig:
     expression_encoder: str | None = str(EXPRESSION_WEIGHTS)  # stage-2 weights; None: stage 1's expression
     fit: FitConfig = field(default_factory=FitConfig)
     refine_steps: tuple[int, int, int] = (10, 30, 10)
+    emotion: bool = True
 
 
 @dataclass
@@ -63,7 +68,8 @@ class Face:
     detection: the detected box and landmarks (input pixels). params: its `FaceParams` (a batch of one)
     on its crop. decoded: the decoded face (a batch of one, CPU; points in crop pixels). to_input: (2, 3)
     crop-to-input affine map. timings_ms: where the time went for its image, milliseconds: "detect"
-    (detection + landmarks of the image), "predict_per_face", "decode_per_face" (the full mesh).
+    (detection + landmarks of the image), "predict_per_face", "decode_per_face" (the full mesh and the
+    emotion). emotion: from the expression parameters (None where the method has no trained head).
     """
 
     detection: FaceLandmarks
@@ -71,6 +77,7 @@ class Face:
     decoded: Decoded
     to_input: np.ndarray
     timings_ms: dict[str, float]
+    emotion: FaceEmotion | None = None
 
     @property
     def landmarks_68(self) -> np.ndarray:
@@ -111,6 +118,7 @@ class Reconstructor:
         self.crop = CropConfig(size=self.config.fit.crop_size)
         self.decoder = FaceDecoder(self.model, self.crop.size)
         self.predictor = self._predictor()
+        self.geometry_emotion = self._geometry_emotion()
 
     def _predictor(self) -> Predictor:
         """The predictor of `config.method` (see `ReconstructorConfig`)."""
@@ -130,6 +138,22 @@ class Reconstructor:
         short = replace(config.fit, pose_steps=pose, shape_steps=shape, appearance_steps=appearance)
         return Refined(regressor, PhotoFitter(self.decoder, short, emotion))
 
+    def _geometry_emotion(self) -> GeometryEmotionNet | None:
+        """The emotion-from-geometry head of `config.method` (regress+fit: the fitter's, since its
+        expressions come out of the fitter's losses); None when off, for FLAME, or without a head."""
+        config = self.config
+        path = GEOMETRY_WEIGHTS.get("fit" if config.method == "regress+fit" else config.method)
+        if not config.emotion or config.model != "ict" or path is None:
+            return None
+        return load_geometry_emotion(path)
+
+    def emotions(self, params: FaceParams) -> list[FaceEmotion | None]:
+        """Each face's emotion from its expression parameters (None for all without a head)."""
+        if self.geometry_emotion is None:
+            return [None] * len(params)
+        with torch.no_grad():
+            return face_emotions(self.geometry_emotion(params.expression.cpu()), "geometry")
+
     def targets(self, image: np.ndarray, faces: list[FaceLandmarks]) -> tuple[FaceTargets, np.ndarray]:
         """Crops and crop-pixel landmarks of `faces`, and their (F, 2, 3) crop-to-input maps."""
         return face_targets(image, faces, self.crop)
@@ -142,8 +166,8 @@ class Reconstructor:
     def faces(self, detections: list[FaceLandmarks], params: FaceParams, to_input: np.ndarray,
               timings_ms: dict[str, float]) -> list[Face]:
         """`Face` records of predicted `params` (one row per detection)."""
-        decoded = self.decode(params)
-        return [Face(detection, params[i], decoded[i], to_input[i], timings_ms)
+        decoded, emotions = self.decode(params), self.emotions(params)
+        return [Face(detection, params[i], decoded[i], to_input[i], timings_ms, emotions[i])
                 for i, detection in enumerate(detections)]
 
     def reconstruct(self, image: np.ndarray | str | Path) -> list[Face]:
@@ -185,6 +209,8 @@ class Reconstructor:
             files += [COARSE_WEIGHTS] + ([Path(expression)] if expression else [])
         if self.config.fit.weights.emotion:
             files.append(EMOTION_WEIGHTS)
+        if self.geometry_emotion is not None:
+            files.append(GEOMETRY_WEIGHTS["fit" if method == "regress+fit" else method])
         record = {"method": method, "files": file_identities(files)}
         if method == "fit":
             record["fit_config"] = asdict(self.config.fit)

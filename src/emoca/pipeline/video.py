@@ -19,6 +19,7 @@ import torch
 
 from emoca.decode.image_space import camera_between_crops
 from emoca.detect.pipeline import FaceLandmarks
+from emoca.emotions import median_emotion
 from emoca.face_params import FaceParams
 from emoca.fit.photo import PhotoFitter
 from emoca.fit.smoothing import OneEuroConfig, OneEuroFilter
@@ -57,6 +58,16 @@ class _Pending:
     to_input: np.ndarray | None = None
 
 
+def _with_median_emotion(result: FrameResult, window: list[FrameResult]) -> FrameResult:
+    """`result` with its face's emotion replaced by the median over the faces of `window` (itself among
+    them); unchanged when it has no face or no emotion."""
+    face = result.face
+    if face is None or face.emotion is None:
+        return result
+    emotions = [item.face.emotion for item in window if item.face is not None and item.face.emotion is not None]
+    return replace(result, face=replace(face, emotion=median_emotion(emotions)))
+
+
 class VideoReconstructor:
     """`for frame in video.frames(frames, fps): ...` yields a `FrameResult` per input frame, in order.
 
@@ -82,6 +93,18 @@ class VideoReconstructor:
                                                    appearance_steps=appearance), fitter.emotion)
 
     def frames(self, frames: Iterator[np.ndarray], fps: float) -> Iterator[FrameResult]:
+        """The result of every frame, in order; each face's emotion is the median over its own and its
+        neighbouring frames' (a centred window of three, among the frames with a face), so results come
+        one frame behind the input and a step in emotion passes without lag."""
+        window: list[FrameResult] = []  # the last up to three results, the middle one about to be yielded
+        for result in self._unsmoothed(frames, fps):
+            window = [*window[-2:], result]
+            if len(window) == 3 or (len(window) == 2 and window[0].index == 0):
+                yield _with_median_emotion(window[-2], window)
+        if window:
+            yield _with_median_emotion(window[-1], window[-2:])
+
+    def _unsmoothed(self, frames: Iterator[np.ndarray], fps: float) -> Iterator[FrameResult]:
         landmarker, predictor = self.reconstructor.landmarker, self.reconstructor.predictor
         smoothing = OneEuroFilter(fps, self.config.smoothing)
         previous: list[FaceLandmarks] = []

@@ -47,7 +47,7 @@ SELECTION_SOURCE = "ferplus_valid"
 FIT_BATCH = 16
 
 
-FIT_SUBSETS = {"ferplus_train": 400, "ferplus_valid": 200, "ferplus_test": 400}
+FIT_SUBSETS = {"ferplus_train": 400, "ferplus_valid": 150, "ferplus_test": 300}
 """Faces the fitter reconstructs per FER+ cache (a seeded subset: fits take seconds a face on this CPU);
 the other caches are fitted whole (expressions_wild train's fits come with its cache)."""
 
@@ -112,7 +112,7 @@ def fitted_expressions(name: str, cache: dict[str, np.ndarray], rows: np.ndarray
             return saved["expression"]
     from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 
-    reconstructor = Reconstructor(ReconstructorConfig(method="fit", fit=FitConfig()))
+    reconstructor = Reconstructor(ReconstructorConfig(method="fit", fit=FitConfig(), emotion=False))
     started, parts = time.perf_counter(), []
     for start in range(0, len(rows), FIT_BATCH):
         chunk = rows[start:start + FIT_BATCH]
