@@ -165,7 +165,7 @@ def _check_run(result, expect: dict[str, str], command: str) -> None:
         if outcome != "either":
             assert failed == (outcome == "error"), (command, name, got)
         for record in got:
-            assert "\n" not in record.get("error", "")
+            assert "\n" not in record.get("error", "") and "unexpectedly" not in record.get("error", "")
     for line in result.stderr.splitlines():  # every error line names its file
         if line.startswith("emoca: error:"):
             assert any(name in line or repr(name)[1:-1] in line for name in expect) or "x.jpg" in line, line

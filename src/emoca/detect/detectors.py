@@ -64,6 +64,8 @@ class MTCNNDetector:
         self.min_score = min_score
 
     def __call__(self, image: np.ndarray) -> list[FaceBox]:
+        if min(image.shape[:2]) < self._mtcnn.min_face_size:  # no pyramid level fits: MTCNN would fail
+            return []
         boxes, scores, points = self._mtcnn.detect(image, landmarks=True)
         if boxes is None:
             return []
