@@ -65,3 +65,29 @@ def test_missing_and_garbage_files(tmp_path):
     with pytest.raises(InputError, match="cannot write video"):
         with VideoWriter(tmp_path / "x.gif", 10, (8, 8)):
             pass
+
+
+def test_a_phone_video_with_a_display_rotation_comes_out_upright(tmp_path):
+    import struct
+
+    stored = np.zeros((32, 64, 3), np.uint8)
+    stored[:8, :16] = 255  # a block at the stored frame's top-left
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+        for _ in range(3):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = bytearray(path.read_bytes())  # the track header's display matrix: shown turned 90 degrees clockwise
+    matrix = data.find(b"tkhd") + 4 + 40
+    data[matrix:matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    path.write_bytes(bytes(data))
+    reader = VideoReader(path)
+    assert (reader.width, reader.height) == (32, 64)
+    frames = list(reader)
+    assert len(frames) == 3 and frames[0].shape == (64, 32, 3)
+    rows, cols = np.argwhere(frames[0][..., 0] > 128).mean(0)
+    assert rows < 10 and cols > 20  # the block is now at the top-right, as a player shows it

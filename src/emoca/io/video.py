@@ -24,9 +24,10 @@ CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 class VideoReader:
     """Frames of a video file as (H, W, 3) uint8 RGB arrays.
 
-    Attributes after opening: fps (float), width, height, frame_count (the container's frame count, or
-    its duration x fps; 0 if unknown). After iterating: decoded (frames yielded), error (None, or why
-    decoding stopped early).
+    Attributes after opening: fps (float), width, height (of the frames as shown, after the display
+    rotation), frame_count (the container's frame count, or its duration x fps; 0 if unknown). After
+    iterating: decoded (frames yielded), damaged (packets skipped), error (None, or why not every frame
+    could be decoded).
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -52,10 +53,20 @@ class VideoReader:
         self.decoded = 0
         self.damaged = 0  # packets that would not decode, skipped
         self.error: str | None = None
+        self._frames = self._decode()
+        self._first = next(self._frames, None)  # the first frame tells the rotation, hence the shown size
+        if self._first is not None:
+            self.height, self.width = self._first.shape[:2]
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        """Decode packet by packet; a packet that does not decode is skipped (a corrupt middle loses only
-        its own frames), a container that cannot be read further ends the stream."""
+        if self._first is not None:
+            yield self._first
+        yield from self._frames
+
+    def _decode(self) -> Iterator[np.ndarray]:
+        """Decode packet by packet, each frame turned upright as its display matrix says (phone videos
+        store portrait frames sideways); a packet that does not decode is skipped (a corrupt middle loses
+        only its own frames), a container that cannot be read further ends the stream."""
         try:
             for packet in self._container.demux(self._stream):
                 try:
@@ -65,7 +76,9 @@ class VideoReader:
                     continue
                 for frame in frames:
                     self.decoded += 1
-                    yield frame.to_ndarray(format="rgb24")
+                    image = frame.to_ndarray(format="rgb24")
+                    turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise quarter turns to show it
+                    yield np.ascontiguousarray(np.rot90(image, turns)) if turns else image
         except (av.FFmpegError, ValueError) as error:
             self.error = f"decoding stopped after frame {self.decoded}: {error}"
         finally:
