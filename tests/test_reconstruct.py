@@ -175,3 +175,4 @@ def test_same_named_photos_from_two_runs_keep_apart_and_folders_are_mirrored(tmp
     assert json.loads(second.stdout)["out"] == str(out / "sub" / "001_2")  # another photo of the same name
     skipped = run_emoca("reconstruct", tmp_path / "second", "--out", out, "--method", "regress", "--json")
     assert skipped.returncode == 0 and json.loads(skipped.stdout)["skipped"] and "skipped" in skipped.stderr
+    assert "emoca: 0 done, 1 skipped, 0 failed in" in skipped.stderr and "1 done, 0 skipped" in second.stderr

@@ -2,6 +2,7 @@
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,8 @@ class BatchReport:
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
-        self.failed = self.skips = 0
+        self.failed = self.skips = self.done = 0
+        self.started = time.perf_counter()
 
     def skipped(self, path: Path, reason: str, out: Path) -> None:
         """An input left alone (its outputs exist): one line on stderr; with `as_json` also a JSON line."""
@@ -39,9 +41,15 @@ class BatchReport:
     def emit(self, record: dict) -> None:
         print(json.dumps(record), flush=True)
 
-    @property
-    def exit_status(self) -> int:
-        """0 when every input succeeded, 1 when any failed."""
+    def succeeded(self) -> None:
+        """Count one input done."""
+        self.done += 1
+
+    def finish(self) -> int:
+        """Print the run's summary line on stderr (done, skipped, failed, time); the exit status: 0 when
+        every input succeeded, 1 when any failed."""
+        tqdm.write(f"emoca: {self.done} done, {self.skips} skipped, {self.failed} failed in "
+                   f"{time.perf_counter() - self.started:.1f} s", file=sys.stderr)
         return 1 if self.failed else 0
 
 

@@ -79,10 +79,11 @@ def run_emotion(inputs: list[str], as_json: bool, detect: bool = True, weights: 
         except Exception as error:  # noqa: BLE001 - a bug must not end the batch nor show a traceback
             report.unexpected(path, error)
             continue
+        report.succeeded()
         for index, emotion in enumerate(emotions):
             if as_json:
                 report.emit({"image": str(path), "face_index": index, **emotion.to_json()})
             else:
                 print(f"{path} face {index}: {emotion.expression} (valence {emotion.valence:+.2f}, "
                       f"arousal {emotion.arousal:+.2f}; from {emotion.source})", flush=True)
-    return report.exit_status
+    return report.finish()

@@ -59,7 +59,8 @@ def run_landmarks(inputs: list[str], out: Path, as_json: bool, method_68: str | 
         except Exception as error:  # noqa: BLE001 - a bug must not end the batch nor show a traceback
             report.unexpected(path, error)
             continue
+        report.succeeded()
         if as_json:
             for index, face in enumerate(faces):
                 report.emit(face_record(path, index, face))
-    return report.exit_status
+    return report.finish()

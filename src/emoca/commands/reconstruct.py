@@ -205,6 +205,7 @@ def run_reconstruct(inputs: list[str], out: Path, as_json: bool, overwrite: bool
         except Exception as error:  # noqa: BLE001 - a bug must not end the batch nor show a traceback
             report.unexpected(path, error)
             continue
+        report.succeeded()
         if as_json:
             report.emit({"image": str(path), "out": str(folder), "frames" if is_video else "faces": count})
-    return report.exit_status
+    return report.finish()
