@@ -270,3 +270,53 @@ def test_an_output_folder_that_is_a_file_fails_that_photo_only(tmp_path, run_emo
     (out / "b.png").mkdir()  # the overlay's name is taken by a folder
     blocked = run_emoca("landmarks", photos / "b.jpg", "--out", out, "--json")
     assert blocked.returncode == 1 and "Traceback" not in blocked.stderr and "cannot write" in blocked.stderr
+
+
+def test_hostile_flame_files_through_the_command_line(tmp_path, run_emoca):
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return os.system, (f"touch {marker}",)
+
+    cases = {"evil.pkl": pickle.dumps({"v_template": Evil()}, protocol=2),
+             "truncated.pkl": pickle.dumps({"v_template": np.zeros((5, 3))})[:20],
+             "list.pkl": pickle.dumps([1, 2, 3]),
+             "photo.pkl": FACE.read_bytes()}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        result = run_emoca("reconstruct", FACE, "--out", tmp_path / "out", "--model", "flame", "--flame",
+                           tmp_path / name)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, (name, result.stderr[-500:])
+        errors = [line for line in result.stderr.splitlines() if line.startswith("emoca: error:")]
+        assert len(errors) == 1 and name in errors[0], (name, result.stderr[-500:])
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_video_killed_mid_run_leaves_nothing_under_its_names_and_is_redone(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    face = np.asarray(Image.open(FACE).convert("RGB").resize((160, 160)))
+    _video(tmp_path / "clip.mp4", [np.roll(face, shift, 1) for shift in range(-60, 60)])
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "emoca.cli", "reconstruct", str(tmp_path / "clip.mp4"), "--out", str(out),
+               "--method", "regress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list((out / "clip").glob(".overlay.*")) and time.monotonic() < deadline:  # frames being written
+        time.sleep(0.05)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "clip" / "params.jsonl").exists() and not (out / "clip" / "overlay.mp4").exists()
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-1000:]
+    assert len((out / "clip" / "params.jsonl").read_text().splitlines()) == 120
+    assert not list((out / "clip").glob(".*.tmp*"))
