@@ -1,7 +1,6 @@
 """The `emoca` command line: parses arguments and calls the modules that do the work."""
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,7 +62,6 @@ def _set_resources(args: argparse.Namespace) -> str | None:
     if args.threads is not None:
         if args.threads < 1:
             return "--threads: must be at least 1"
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
         import cv2
         import torch
 

@@ -13,8 +13,6 @@ from emoca.errors import InputError
 from emoca.io.images import load_image
 from emoca.nets.emotion import EmotionNet, face_emotions, load_emotion_net
 
-SOURCES = ("image", "geometry")
-
 
 class ImageEmotion:
     """The recogniser on each detected face's crop (or, without detection, on the whole image)."""

@@ -116,14 +116,10 @@ def expand_inputs(inputs: list[str | Path], suffixes: frozenset[str] = IMAGE_SUF
             for child in sorted(path.rglob("*")):
                 if child.is_symlink() and not child.exists():
                     yield InputError(child, "a broken or looping symbolic link (skipped)")
-                elif not child.is_file():
-                    continue
-                elif child.suffix.lower() in suffixes:
+                elif child.is_file():
                     found = True
-                    yield InputFile(child, child.relative_to(path).with_suffix("").as_posix())
-                else:
-                    found = True
-                    yield InputError(child, "not an image file (skipped)")
+                    yield (InputFile(child, child.relative_to(path).with_suffix("").as_posix())
+                           if child.suffix.lower() in suffixes else InputError(child, "not an image file (skipped)"))
             if not found:
                 yield InputError(path, "a folder with no files in it")
         else:

@@ -31,7 +31,7 @@ from emoca.io.images import load_image
 from emoca.losses.emotion import EmotionConsistency
 from emoca.nets.emotion import DEFAULT_WEIGHTS as EMOTION_WEIGHTS
 from emoca.nets.emotion import face_emotions, load_emotion_net
-from emoca.nets.geometry_emotion import GEOMETRY_WEIGHTS, GeometryEmotionNet, load_geometry_emotion
+from emoca.nets.geometry_emotion import GeometryEmotionNet, head_file, load_geometry_emotion
 from emoca.nets.regressor import COARSE_WEIGHTS, EXPRESSION_WEIGHTS, Regressor, RegressorPredictor
 from emoca.predictor import Predictor, Refined
 from emoca.provenance import file_identities
@@ -142,7 +142,7 @@ class Reconstructor:
         """The emotion-from-geometry head of `config.method` (regress+fit: the fitter's, since its
         expressions come out of the fitter's losses); None when off, for FLAME, or without a head."""
         config = self.config
-        path = GEOMETRY_WEIGHTS.get("fit" if config.method == "regress+fit" else config.method)
+        path = head_file(config.method)
         if not config.emotion or config.model != "ict" or path is None:
             return None
         return load_geometry_emotion(path)
@@ -210,7 +210,7 @@ class Reconstructor:
         if self.config.fit.weights.emotion:
             files.append(EMOTION_WEIGHTS)
         if self.geometry_emotion is not None:
-            files.append(GEOMETRY_WEIGHTS["fit" if method == "regress+fit" else method])
+            files.append(head_file(method))
         record = {"method": method, "files": file_identities(files)}
         if method == "fit":
             record["fit_config"] = asdict(self.config.fit)

@@ -35,7 +35,7 @@ from emoca.nets.geometry_emotion import (
 )
 from emoca.nets.regressor import COARSE_WEIGHTS, EXPRESSION_WEIGHTS, Regressor
 from emoca.targets import FaceTargets
-from emoca.train.regressor import CONTROL_WEIGHTS
+from emoca.train.regressor import CONTROL_WEIGHTS, FaceCache
 from emoca.train.regressor_data import CACHE
 
 REGRESSOR_STAGES = {"coarse": None, "regress_noemotion": CONTROL_WEIGHTS, "regress": EXPRESSION_WEIGHTS}
@@ -76,18 +76,15 @@ def fit_rows(name: str, seed: int = 0) -> np.ndarray | None:
     return np.sort(np.random.default_rng(seed).permutation(count)[:FIT_SUBSETS[name]])
 
 
-def regressed_expressions(method: str, cache: dict[str, np.ndarray]) -> np.ndarray:
-    """(N, 53) expression weights of a cache's faces from the regressor stage `method`."""
+def regressed_expressions(method: str, name: str) -> np.ndarray:
+    """(N, 53) expression weights of cache `name`'s faces from the regressor stage `method`."""
     regressor = Regressor.load(COARSE_WEIGHTS, REGRESSOR_STAGES[method])
-    ratio = TRUNK_SIZE / int(cache["crop_size"])
-    out = []
+    cache, out = FaceCache((name,)), []
     with torch.no_grad():
-        for start in range(0, len(cache["trunk"]), 256):
-            part = slice(start, start + 256)
-            points = normalised_points(torch.from_numpy((cache["landmarks_68"][part] + 0.5) * ratio - 0.5),
-                                       torch.from_numpy((cache["dense"][part] + 0.5) * ratio - 0.5), TRUNK_SIZE)
-            features = torch.from_numpy(cache["trunk"][part]).float()
-            out.append(regressor.from_features(features, points).expression)
+        for start in range(0, len(cache), 256):
+            batch = cache.batch(np.arange(start, min(start + 256, len(cache))))
+            points = normalised_points(batch["landmarks_68"], batch["dense"], TRUNK_SIZE)
+            out.append(regressor.from_features(batch["trunk"], points).expression)
     return torch.cat(out).numpy()
 
 
@@ -132,7 +129,7 @@ def expressions(method: str, name: str, rows: np.ndarray | None = None) -> tuple
         rows = fit_rows(name) if rows is None else rows
         values = fitted_expressions(name, cache, rows)
     else:
-        values = regressed_expressions(method, cache)
+        values = regressed_expressions(method, name)
         if rows is not None:
             values = values[rows]
     labels = cache["emotion_targets"] if rows is None else cache["emotion_targets"][rows]
