@@ -21,7 +21,8 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     assert {p.name for p in folder.iterdir()} == {"params.json", "mesh.obj", "render.png", "overlay.png"}
     params = json.loads((folder / "params.json").read_text())
     face = params["faces"][0]
-    assert params["schema_version"] == 4 and face["model"] == "ict"
+    assert params["schema_version"] == 5 and face["model"] == "ict"
+    assert len(face["eyes"]["gaze"]) == 2 and "yaw" in face["eyes"]["convention"]  # from the iris points
     emotion = face["emotion"]  # from the fitted expression alone (the fitter's geometry head)
     assert emotion["source"] == "geometry" and emotion["va_supervised"] is False
     assert abs(sum(emotion["probabilities"].values()) - 1) < 1e-3 and emotion["expression"] in emotion["probabilities"]
@@ -49,15 +50,18 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
 
 
 def _assert_mesh_rebuilds_from_params(obj, face):
-    """ICT's own blendshapes at `mesh_identity` and `expression` give the vertices of `mesh.obj`."""
+    """ICT's own blendshapes at `mesh_identity` and `expression`, the eyes turned to `eyes.gaze`, give the
+    vertices of `mesh.obj`."""
     import torch
 
+    from emoca.decode.gaze import turn_eyes
     from emoca.facemodel.ict import ICTFaceModel
 
     model = ICTFaceModel()
     identity = torch.tensor([face["mesh_identity"]], dtype=torch.float32)
     expression = torch.tensor([[face["expression"][name] for name in model.expression_names]], dtype=torch.float32)
-    rebuilt = model.shape(identity, expression)[0].numpy()
+    rebuilt = model.shape(identity, expression)
+    rebuilt = turn_eyes(model, rebuilt, torch.zeros(1, 3), torch.tensor([face["eyes"]["gaze"]]))[0].numpy()
     written = np.array([line.split()[1:] for line in obj.read_text().splitlines() if line.startswith("v ")], float)
     assert np.abs(rebuilt - written).max() < 1e-3  # cm; params are rounded to 5 decimals
 

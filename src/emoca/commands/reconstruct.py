@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from emoca.commands.batch import BatchReport, iterate_images, unique_name
 from emoca.commands.landmarks import draw_landmarks
+from emoca.decode.gaze import turn_eyes
 from emoca.decode.image_space import screen_in_image
 from emoca.errors import InputError
 from emoca.face_params import FaceParams
@@ -46,7 +47,7 @@ class OutputWriter:
         reconstructed = time.perf_counter()
         folder.mkdir(parents=True, exist_ok=True)
         for i, face in enumerate(faces):
-            self.mesh(folder / ("mesh.obj" if i == 0 else f"mesh_{i}.obj"), face.params)
+            self.mesh(folder / ("mesh.obj" if i == 0 else f"mesh_{i}.obj"), face.params, face.gaze)
         render, geometry, covered = self._render(image, faces, colour=True)
         save_image(folder / "render.png", np.where(covered, render, image))
         panels = [image, draw_landmarks(image, [face.detection for face in faces]),
@@ -60,12 +61,15 @@ class OutputWriter:
     def record(self, index: int, face: Face, timings_ms: dict[str, float]) -> dict:
         return face_record(index, face, self.reconstructor.decoder, self.reconstructor.crop.size, timings_ms)
 
-    def mesh(self, path: Path, params: FaceParams) -> None:
-        """The face of `params` (a batch of one) without head rotation as OBJ, model units, with the
-        model's UVs when it has them."""
+    def mesh(self, path: Path, params: FaceParams, gaze: np.ndarray | None = None) -> None:
+        """The face of `params` (a batch of one) without head rotation, eyes turned to `gaze` ((2,) radians,
+        if given), as OBJ in model units, with the model's UVs when it has them."""
         decoder = self.reconstructor.decoder
         with torch.no_grad():
-            vertices = decoder.unposed(params.to(decoder.device))[0].cpu().numpy()
+            vertices = decoder.unposed(params.to(decoder.device)).cpu()
+            if gaze is not None:
+                vertices = turn_eyes(decoder.model, vertices, torch.zeros(1, 3), torch.as_tensor(gaze[None]))
+        vertices = vertices[0].numpy()
         model = decoder.model
         uv = (model.uv.cpu().numpy(), model.triangles_uv.cpu().numpy()) if model.uv is not None else (None, None)
         write_obj(path, vertices, model.triangles.cpu().numpy(), model.units, *uv)

@@ -27,6 +27,15 @@ def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
     return eye + a * skew + b * (skew @ skew)
 
 
+def eye_rotation(gaze: torch.Tensor) -> torch.Tensor:
+    """(B, 2) gaze [yaw, pitch] radians -> (B, 3, 3) the eyes' rotation in the head frame: yaw about +y
+    turns +z towards +x (the subject's left), then pitch about -x turns it towards +y (up)."""
+    yaw, pitch = gaze.unbind(-1)
+    zero = torch.zeros_like(yaw)
+    return axis_angle_to_matrix(torch.stack([-pitch, zero, zero], -1)) @ axis_angle_to_matrix(
+        torch.stack([zero, yaw, zero], -1))
+
+
 def rigid_transform(points: torch.Tensor, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
     """Rotate about the origin, then translate.
 

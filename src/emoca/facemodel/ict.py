@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from emoca.facemodel.base import FaceModel, FaceOutput
-from emoca.facemodel.geometry import axis_angle_to_matrix, rigid_transform, sphere_centre
+from emoca.facemodel.geometry import eye_rotation, rigid_transform, sphere_centre
 from emoca.facemodel.ict_files import locate_ict, read_ict
 
 LANDMARK_EMBEDDING = Path(__file__).resolve().parent / "data" / "ict_landmark_embedding.npz"
@@ -54,6 +54,7 @@ JAWLINE_LEFT_EXTENDED = (3041, 3661, 3042, 4390, 3880, 3022, 3085, 2484, 4102, 4
 
 # Gaze convention: a gaze angle of GAZE_FULL_WEIGHT_RAD gives weight 1 on the matching eyeLook shape.
 GAZE_FULL_WEIGHT_RAD = float(np.deg2rad(30.0))
+EYE_LOOK = tuple(f"eyeLook{where}_{side}" for where in ("Down", "In", "Out", "Up") for side in ("L", "R"))
 
 
 @dataclass
@@ -190,11 +191,7 @@ class ICTFaceModel(FaceModel):
         return weights
 
     def _rotate_eyes(self, vertices: torch.Tensor, gaze: torch.Tensor) -> torch.Tensor:
-        yaw, pitch = gaze.unbind(-1)
-        # Yaw about +y turns +z towards +x; pitch about -x turns +z towards +y.
-        zero = torch.zeros_like(yaw)
-        rotation = axis_angle_to_matrix(torch.stack([-pitch, zero, zero], -1)) @ axis_angle_to_matrix(
-            torch.stack([zero, yaw, zero], -1))
+        rotation = eye_rotation(gaze)
         out = vertices.clone()
         for side in self._eyes:
             mask = self.regions[f"eyeball_{side}"]

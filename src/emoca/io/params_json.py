@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from emoca.decode.decoder import FaceDecoder
     from emoca.pipeline.photo import Face
 
-SCHEMA_VERSION = 4  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis.
+SCHEMA_VERSION = 5  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis.
 #                    3: `mesh_identity` (ICT's expression correctives, `emoca.decode.expression_correctives`)
 #                    4: top-level `provenance` (method, configuration, learned files with short hashes);
 #                       `timings_ms`: `fit_per_face` renamed `predict_per_face` (any predictor, not only the
@@ -24,6 +24,12 @@ SCHEMA_VERSION = 4  # 2: `jaw` for models with a jaw joint (FLAME); albedo coeff
 #                       + decode (before: also writing the images, now `write_outputs`)
 # Still 4: `emotion` (null before) is {expression, probabilities, valence, arousal, va_supervised, source}
 # where the method has an emotion-from-geometry head.
+#                    5: `eyes` ({gaze, convention}, or null without iris points); ICT's eyeLook weights come
+#                       from that gaze (before: from the predictor)
+
+
+GAZE_CONVENTION = ("[yaw, pitch] radians of both eyes in the head frame; + yaw looks to the subject's left (+x), "
+                   "+ pitch looks up")
 
 
 def _rounded(values, digits: int = 5) -> list:
@@ -60,6 +66,7 @@ def face_record(face_index: int, face: Face, decoder: FaceDecoder, crop_size: in
         "light": {"type": "spherical_harmonics_9", "coefficients": _rounded(light)},
         "albedo": albedo, "landmarks_68": _rounded(landmarks_68, 2),
         "emotion": None if face.emotion is None else face.emotion.to_json(),
+        "eyes": None if face.gaze is None else {"gaze": _rounded(face.gaze), "convention": GAZE_CONVENTION},
         "timings_ms": {k: round(float(v), 1) for k, v in timings_ms.items()},
     }
     if jaw is not None:

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from emoca.decode.decoder import Decoded, FaceDecoder
-from emoca.detect.affine import apply_affine
+from emoca.decode.gaze import IRIS_CENTRES, estimate_gaze, turn_eyes
+from emoca.detect.affine import apply_affine, invert_affine
 from emoca.detect.crops import CropConfig
 from emoca.detect.landmarks68 import LEARNED as LANDMARKS_68_FILE
 from emoca.detect.pipeline import FaceLandmarker, FaceLandmarks
@@ -26,6 +27,7 @@ from emoca.errors import InputError
 from emoca.face_params import FaceParams
 from emoca.facemodel import load_model
 from emoca.facemodel.base import FaceModel
+from emoca.facemodel.ict import EYE_LOOK, ICTFaceModel
 from emoca.fit.photo import FitConfig, PhotoFitter
 from emoca.io.images import load_image
 from emoca.losses.emotion import EmotionConsistency
@@ -68,8 +70,11 @@ class Face:
     detection: the detected box and landmarks (input pixels). params: its `FaceParams` (a batch of one)
     on its crop. decoded: the decoded face (a batch of one, CPU; points in crop pixels). to_input: (2, 3)
     crop-to-input affine map. timings_ms: where the time went for its image, milliseconds: "detect"
-    (detection + landmarks of the image), "predict_per_face", "decode_per_face" (the full mesh and the
+    (detection + landmarks of the image), "predict_per_face", "decode_per_face" (the full mesh, gaze and
     emotion). emotion: from the expression parameters (None where the method has no trained head).
+    gaze: (2,) [yaw, pitch] radians in the head frame from the iris points (`emoca.decode.gaze`); None
+    without iris points or eyeballs. ICT's eyeLook weights in `params` are set from it, and the eyeballs
+    of `decoded` are turned to it.
     """
 
     detection: FaceLandmarks
@@ -78,6 +83,7 @@ class Face:
     to_input: np.ndarray
     timings_ms: dict[str, float]
     emotion: FaceEmotion | None = None
+    gaze: np.ndarray | None = None
 
     @property
     def landmarks_68(self) -> np.ndarray:
@@ -165,10 +171,38 @@ class Reconstructor:
 
     def faces(self, detections: list[FaceLandmarks], params: FaceParams, to_input: np.ndarray,
               timings_ms: dict[str, float]) -> list[Face]:
-        """`Face` records of predicted `params` (one row per detection)."""
+        """`Face` records of predicted `params` (one row per detection). Emotion from the predicted
+        expression (what the heads were trained on); then the gaze sets ICT's eyeLook weights."""
         decoded, emotions = self.decode(params), self.emotions(params)
-        return [Face(detection, params[i], decoded[i], to_input[i], timings_ms, emotions[i])
+        gazes = [self._gaze(detection, params[i], decoded[i], to_input[i]) for i, detection in enumerate(detections)]
+        if any(gaze is not None for gaze in gazes):
+            params, decoded = self._looking(params, gazes)
+        return [Face(detection, params[i], decoded[i], to_input[i], timings_ms, emotions[i], gazes[i])
                 for i, detection in enumerate(detections)]
+
+    def _gaze(self, detection: FaceLandmarks, params: FaceParams, decoded: Decoded, to_input: np.ndarray
+              ) -> np.ndarray | None:
+        """[yaw, pitch] of one face from its iris centres; None without them."""
+        if len(detection.dense) <= max(IRIS_CENTRES):
+            return None
+        iris = apply_affine(invert_affine(to_input), detection.dense[list(IRIS_CENTRES), :2])
+        return estimate_gaze(self.decoder, params, decoded, iris)
+
+    def _looking(self, params: FaceParams, gazes: list[np.ndarray | None]) -> tuple[FaceParams, Decoded]:
+        """`params` with ICT's eyeLook weights from the gaze (other models: unchanged), decoded again with
+        the eyeballs turned (faces without a gaze keep theirs)."""
+        has = torch.tensor([gaze is not None for gaze in gazes])
+        gaze = torch.tensor(np.stack([np.zeros(2) if g is None else g for g in gazes]), dtype=torch.float32)
+        if isinstance(self.model, ICTFaceModel):
+            looking = self.model.gaze_to_expression(gaze).to(params.expression)
+            eye_look = torch.zeros(params.expression.shape[1], dtype=torch.bool)
+            eye_look[[self.model.expression_index(name) for name in EYE_LOOK]] = True
+            chosen = has[:, None] & eye_look[None]
+            params = params.replace(expression=torch.where(chosen.to(looking.device), looking, params.expression))
+        decoded = self.decode(params)
+        decoded.vertices = torch.where(has[:, None, None], turn_eyes(self.model, decoded.vertices,
+                                                                     params.rotation.cpu(), gaze), decoded.vertices)
+        return params, decoded
 
     def reconstruct(self, image: np.ndarray | str | Path) -> list[Face]:
         """Every face of one photo ((H, W, 3) uint8 RGB, or a path), best detection first; [] when none.

@@ -1,0 +1,79 @@
+"""Eye gaze from MediaPipe's iris centres and a reconstructed head.
+
+The reconstruction places each eyeball (its centre, and the head's forward axis); the detector's iris
+centre (MediaPipe points 468 and 473) is where the pupil is seen on the crop. Under the weak perspective
+the pupil's offset from the projected eyeball centre is the eye's direction times the pupil's distance
+from the centre, seen from the front: inverting that gives each eye's direction in the camera frame,
+then in the head frame (the head rotation undone), as yaw and pitch. Both eyes are averaged: ICT and
+ARKit models look with one gaze.
+
+Convention (as `emoca.facemodel.ict.ICTFaceModel`'s `gaze`): [yaw, pitch] radians in the head frame;
++ yaw looks to the subject's left (+x), + pitch looks up (+y).
+"""
+
+import numpy as np
+import torch
+
+from emoca.decode.decoder import Decoded, FaceDecoder
+from emoca.face_params import FaceParams
+from emoca.facemodel.base import FaceModel
+from emoca.facemodel.geometry import axis_angle_to_matrix, eye_rotation, sphere_centre
+
+IRIS_CENTRES = (468, 473)  # MediaPipe's two iris centres (present when the dense set has 478 points)
+# Pupil distance from the eyeball's centre, as a fraction of the cornea's apex distance. The iris
+# centre MediaPipe reports moves less than the apex would; 1.2 was the best of 0.8..3.0 on 100 synthetic
+# ICT renders with known gaze (seed 1, separate from the benchmark's seed 7;
+# `benchmarks/bench_gaze.py --calibrate`).
+PUPIL_DEPTH = 1.2
+
+
+def eyeball_masks(model: FaceModel) -> list[torch.Tensor]:
+    """The model's two eyeball vertex masks ([] when it has none)."""
+    masks = [model.regions.get(f"eyeball_{side}") for side in ("left", "right")]
+    return [mask for mask in masks if mask is not None and int(mask.sum()) >= 4]
+
+
+def estimate_gaze(decoder: FaceDecoder, params: FaceParams, decoded: Decoded, iris: np.ndarray,
+                  pupil_depth: float = PUPIL_DEPTH) -> np.ndarray | None:
+    """[yaw, pitch] radians (2,) of one face (`params`, `decoded`: batches of one, posed at neutral
+    gaze); `iris`: (2, 2) the two iris centres in crop pixels, either order. None when the model has no
+    eyeballs."""
+    masks = eyeball_masks(decoder.model)
+    if len(masks) != 2:
+        return None
+    vertices = decoded.vertices[0].double()
+    rotation = axis_angle_to_matrix(params.rotation[0].double().cpu())
+    forward = rotation[:, 2]
+    angles = []
+    for mask in masks:
+        points = vertices[mask.cpu()]
+        centre = torch.as_tensor(sphere_centre(points.numpy()))
+        depth = float(((points - centre) @ forward).max()) * pupil_depth
+        probe = torch.stack([centre, centre + torch.tensor([1.0, 0, 0], dtype=centre.dtype),
+                             centre + torch.tensor([0, 1.0, 0], dtype=centre.dtype)])
+        pixels = decoder.project(probe[None].float(), params.scale[:1].cpu(), params.offset[:1].cpu())[0].double()
+        jacobian = torch.stack([pixels[1] - pixels[0], pixels[2] - pixels[0]], 1)  # crop px per model unit
+        seen = torch.as_tensor(iris, dtype=torch.float64)
+        pupil = seen[int(torch.argmin(((seen - pixels[0]) ** 2).sum(1)))]
+        sideways = torch.linalg.solve(jacobian, pupil - pixels[0]) / depth  # camera-frame x, y of the direction
+        sideways = sideways * min(1.0, 0.99 / float(sideways.norm().clamp(min=1e-9)))
+        direction = torch.cat([sideways, (1 - (sideways**2).sum()).sqrt()[None]])
+        head = rotation.T @ direction
+        angles.append([float(torch.asin(head[0].clamp(-1, 1))), float(torch.atan2(head[1], head[2]))])
+    return np.mean(angles, axis=0)
+
+
+def turn_eyes(model: FaceModel, vertices: torch.Tensor, rotation: torch.Tensor, gaze: torch.Tensor
+              ) -> torch.Tensor:
+    """(B, V, 3) vertices posed by head `rotation` (B, 3) (zeros for unposed meshes) with both eyeballs
+    turned about their centres to `gaze` (B, 2); unchanged for models without eyeballs."""
+    head = axis_angle_to_matrix(rotation.to(vertices))
+    turn = head @ eye_rotation(gaze.to(vertices)) @ head.transpose(1, 2)
+    out = vertices.clone()
+    for mask in eyeball_masks(model):
+        mask = mask.to(vertices.device)
+        points = vertices[:, mask]
+        centres = torch.stack([torch.as_tensor(sphere_centre(p.detach().double().cpu().numpy())) for p in points])
+        centres = centres.to(vertices)[:, None]
+        out[:, mask] = (points - centres) @ turn.transpose(1, 2) + centres
+    return out
