@@ -43,6 +43,23 @@ def _reconstruct(args: argparse.Namespace) -> int:
     return run_reconstruct(args.inputs, Path(args.out), args.json, args.overwrite, config)
 
 
+def _animate(args: argparse.Namespace) -> int:
+    from emoca.commands.animate import AnimateConfig, run_animate
+
+    if args.size is not None and not 64 <= args.size <= 4096:
+        raise InputError("--size", "must be between 64 and 4096 pixels")
+    if not args.fps > 0:
+        raise InputError("--fps", "must be a positive number")
+    config = AnimateConfig(pose=not args.no_pose, method=args.method, size=args.size, fps=args.fps)
+    return run_animate(args.source, args.target, args.out, config)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from emoca.commands.export import run_export
+
+    return run_export(args.input, args.format, args.out, not args.no_pose, args.flame)
+
+
 def _add_resource_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--max-megapixels", type=float, default=None, metavar="MP",
                          help="refuse images declaring more pixels, before decoding (default 200)")
@@ -126,6 +143,32 @@ def build_parser() -> argparse.ArgumentParser:
                              help="fits: weight of EMOCA's emotion-consistency term (default 0: off)")
     _add_resource_options(reconstruct)
     reconstruct.set_defaults(run=_reconstruct)
+
+    animate = commands.add_parser("animate", help="drive another face with a video's (or photo's) expressions: "
+                                                  "animation.mp4, side_by_side.mp4, animation.glb")
+    animate.add_argument("source", metavar="SOURCE",
+                         help="a video, a folder of frames, a params.jsonl, a photo or a params.json")
+    animate.add_argument("--target", required=True, metavar="TARGET",
+                         help="a photo (reconstructed), a params.json, or neutral (ICT's mean face)")
+    animate.add_argument("--out", required=True, help="output folder")
+    animate.add_argument("--no-pose", action="store_true", help="keep the target's head still")
+    animate.add_argument("--method", choices=("regress", "fit", "regress+fit"), default="regress",
+                         help="how photos and videos are reconstructed (default regress)")
+    animate.add_argument("--size", type=int, default=None, metavar="PX",
+                         help="target render side (default: the source video's height, else 512)")
+    animate.add_argument("--fps", type=float, default=25.0, help="frame rate of a folder of frames (default 25)")
+    _add_resource_options(animate)
+    animate.set_defaults(run=_animate)
+
+    export = commands.add_parser("export", help="a params.json/params.jsonl as ARKit CSV (Live Link Face), "
+                                                "animated GLB, an OBJ per frame, or FLAME parameters")
+    export.add_argument("input", metavar="INPUT", help="params.json or params.jsonl of emoca reconstruct")
+    export.add_argument("--format", required=True, choices=("arkit-csv", "glb", "obj-seq", "flame-npz"),
+                        help="see the README's Animation section")
+    export.add_argument("--out", required=True, help="output file (obj-seq: a folder)")
+    export.add_argument("--no-pose", action="store_true", help="leave the head rotation out")
+    export.add_argument("--flame", default=None, help="obj-seq of a FLAME capture: your generic_model.pkl")
+    export.set_defaults(run=_export)
     return parser
 
 

@@ -6,6 +6,7 @@ Every file is written atomically (temporary name, then rename).
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,9 +65,19 @@ def _split_uv_seams(triangles: np.ndarray, triangles_uv: np.ndarray) -> tuple[np
     return unique[:, 0], unique[:, 1], inverse.reshape(-1, 3)
 
 
+@dataclass
+class MorphAnimation:
+    """A glTF animation of the mesh node: times (N,) seconds, increasing; weights (N, K) of the K morph
+    targets; rotations (N, 4) unit quaternions (x, y, z, w) of the head about the model origin, or None."""
+
+    times: np.ndarray
+    weights: np.ndarray
+    rotations: np.ndarray | None = None
+
+
 def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, units: str,
               morph_deltas: np.ndarray, morph_names: Sequence[str], uv: np.ndarray | None = None,
-              triangles_uv: np.ndarray | None = None) -> None:
+              triangles_uv: np.ndarray | None = None, animation: MorphAnimation | None = None) -> None:
     """Write a GLB whose morph targets animate the face (e.g. the 53 ICT expressions).
 
     Args:
@@ -75,6 +86,8 @@ def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uni
         morph_deltas: (K, V, 3) per-target vertex offsets in `units`.
         morph_names: K names, stored in `mesh.extras.targetNames` (the convention viewers read).
         uv, triangles_uv: optional texture coordinates (v up, flipped to glTF's v down).
+        animation: optional morph weights (and head rotation) over time, played with linear
+            interpolation; the mesh's default weights are its first frame's (one frame: only those).
     """
     scale = _TO_METRES[units]
     if uv is not None and triangles_uv is not None:
@@ -89,6 +102,7 @@ def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uni
     views, accessors = [], []
 
     def add(array: np.ndarray, accessor_type: str, component: int, target: int | None, bounds: bool) -> int:
+        """Append `array` (N, C) or (N,) to the buffer; returns its accessor."""
         data = np.ascontiguousarray(array).tobytes()
         views.append(pygltflib.BufferView(buffer=0, byteOffset=len(blob), byteLength=len(data), target=target))
         blob.extend(data + b"\0" * (-len(data) % 4))
@@ -110,12 +124,33 @@ def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uni
     targets = [pygltflib.Attributes(POSITION=add((np.asarray(d, np.float32)[source] * scale).astype(np.float32),
                                                  *vec3, bounds=True)) for d in morph_deltas]
     primitive = pygltflib.Primitive(attributes=attributes, indices=indices, targets=targets)
+    animations, weights = [], [0.0] * len(targets)
+    if animation is not None and len(animation.times) == 1:  # a photo: its weights, nothing to play
+        weights = np.asarray(animation.weights, np.float32)[0].tolist()
+    elif animation is not None:
+        scalar = (pygltflib.SCALAR, pygltflib.FLOAT, None)
+        times = add(np.asarray(animation.times, np.float32)[:, None], *scalar, bounds=True)
+        frames = np.asarray(animation.weights, np.float32)
+        weights = frames[0].tolist()
+        samplers = [pygltflib.AnimationSampler(input=times, output=add(frames.reshape(-1, 1), *scalar, bounds=False),
+                                               interpolation="LINEAR")]
+        channels = [pygltflib.AnimationChannel(sampler=0, target=pygltflib.AnimationChannelTarget(node=0,
+                                                                                                 path="weights"))]
+        if animation.rotations is not None:
+            quaternions = np.asarray(animation.rotations, np.float32)
+            samplers.append(pygltflib.AnimationSampler(
+                input=times, output=add(quaternions, pygltflib.VEC4, pygltflib.FLOAT, None, bounds=False),
+                interpolation="LINEAR"))
+            channels.append(pygltflib.AnimationChannel(
+                sampler=1, target=pygltflib.AnimationChannelTarget(node=0, path="rotation")))
+        animations = [pygltflib.Animation(name="capture", samplers=samplers, channels=channels)]
     gltf = pygltflib.GLTF2(
         asset=pygltflib.Asset(generator="emoca", extras={"units": "m", "source_units": units}),
         scenes=[pygltflib.Scene(nodes=[0])], scene=0, nodes=[pygltflib.Node(mesh=0, name="face")],
-        meshes=[pygltflib.Mesh(primitives=[primitive], weights=[0.0] * len(targets),
+        meshes=[pygltflib.Mesh(primitives=[primitive], weights=weights,
                                extras={"targetNames": list(morph_names)}, name="face")],
         buffers=[pygltflib.Buffer(byteLength=len(blob))], bufferViews=views, accessors=accessors,
+        animations=animations,
     )
     gltf.set_binary_blob(bytes(blob))
     write_with_atomic(path, lambda tmp: gltf.save_binary(str(tmp)))

@@ -92,10 +92,15 @@ class VideoReader:
 
 
 class VideoWriter:
-    """Context manager: `with VideoWriter(path, fps, (width, height)) as w: w.write(rgb)`."""
+    """Context manager: `with VideoWriter(path, fps, (width, height)) as w: w.write(rgb)`.
 
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], crf: int = 20) -> None:
+    audio_from: a video whose first audio track is copied (not re-encoded) into the file at the end;
+    None, or a video without audio, gives a silent file."""
+
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], crf: int = 20,
+                 audio_from: str | Path | None = None) -> None:
         self.path, self.fps, self.size, self.crf = Path(path), fps, size, crf
+        self.audio_from = audio_from
 
     def __enter__(self) -> "VideoWriter":
         self._atomic = atomic_path(self.path)
@@ -107,8 +112,26 @@ class VideoWriter:
         self._stream.width, self._stream.height = (s - s % 2 for s in self.size)  # yuv420p needs even sides
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = {"crf": str(self.crf)}
+        self._audio = None
+        if self.audio_from is not None:
+            source = av.open(str(self.audio_from))
+            if source.streams.audio:
+                self._audio = source, self._container.add_stream_from_template(source.streams.audio[0])
+            else:
+                source.close()
         self.frames = 0
         return self
+
+    def _copy_audio(self) -> None:
+        """Copy the audio packets; a damaged audio track keeps what was copied before the damage."""
+        source, stream = self._audio
+        try:
+            for packet in source.demux(source.streams.audio[0]):
+                if packet.dts is not None:
+                    packet.stream = stream
+                    self._container.mux(packet)
+        except (av.FFmpegError, ValueError):
+            pass
 
     def write(self, frame: np.ndarray) -> None:
         """Append one (H, W, 3) uint8 RGB frame of the writer's size."""
@@ -125,7 +148,11 @@ class VideoWriter:
             if kind is None and failure is None:
                 for packet in self._stream.encode():
                     self._container.mux(packet)
+                if self._audio is not None:
+                    self._copy_audio()
         finally:
+            if self._audio is not None:
+                self._audio[0].close()
             try:
                 self._container.close()
             except av.FFmpegError:
