@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+GLTF_VALIDATOR := 2.0.0-dev.3.10
 
 .PHONY: setup run test lint bench clean
 
@@ -14,6 +15,9 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyprojec
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	# The Khronos glTF Validator (npm), for the tests that validate every GLB we write; skipped without Node.
+	if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix $(VENV)/node \
+		gltf-validator@$(GLTF_VALIDATOR); fi
 	touch $(STAMP)
 
 SHARED := ../shared/data

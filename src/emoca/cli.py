@@ -185,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"emoca: error: {error}", file=sys.stderr)
         return 1
+    except Exception as error:  # noqa: BLE001 - a bug must not show a traceback; one line says what failed
+        print(f"emoca: error: unexpected failure ({type(error).__name__}: {' '.join(str(error).split())}); "
+              "please report it", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

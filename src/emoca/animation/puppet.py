@@ -47,10 +47,11 @@ class Puppet:
         if not isinstance(decoder.model, ICTFaceModel) or face.model != "ict":
             raise InputError(None, f"animation and GLB/ARKit export need ICT faces (this one is {face.model}); "
                                    "FLAME captures export as flame-npz or obj-seq")
+        face.check_fits(decoder)
         self.decoder, self.model = decoder, decoder.model
         self.names = tuple(self.model.expression_names)
         count = len(self.names)
-        neutral = face.params().replace(expression=torch.zeros(1, count))
+        neutral = face.params().replace(expression=torch.zeros(1, count), jaw=None)
         with torch.no_grad():
             self.base = decoder.unposed(neutral)[0]  # (V, 3) model units
             each = neutral.replace(identity=neutral.identity.expand(count, -1), expression=torch.eye(count))

@@ -97,8 +97,10 @@ def export_glb(capture: Capture, out: Path, pose: bool) -> int:
 
 
 def export_obj_sequence(capture: Capture, out: Path, pose: bool, flame: str | None) -> int:
-    model = load_model(capture.first_face().model, flame)
+    name = capture.first_face().model
+    model = load_model(name, flame if name == "flame" else None)
     decoder = FaceDecoder(model)
+    capture.first_face().check_fits(decoder)
     uv = (model.uv.numpy(), model.triangles_uv.numpy()) if model.uv is not None else (None, None)
     out.mkdir(parents=True, exist_ok=True)
     count = 0

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,6 +17,9 @@ import torch
 from emoca.errors import InputError
 from emoca.face_params import FaceParams
 from emoca.facemodel.face_regions import REGIONS
+
+if TYPE_CHECKING:
+    from emoca.decode.decoder import FaceDecoder
 
 
 @dataclass
@@ -55,6 +59,22 @@ class CapturedFace:
                    light=array(record["light"]["coefficients"], (9, 3)),
                    colours=array([albedo["regions"][name] for name in REGIONS], (len(REGIONS), 3)),
                    coefficients=array(basis, (-1, 3)))
+
+    def check_fits(self, decoder: "FaceDecoder") -> None:
+        """Raises `InputError` (without a path) when the face's sizes are not those of `decoder`'s model."""
+        model, expected = decoder.model, {"identity": decoder.model.n_identity,
+                                          "albedo coefficients": decoder.albedo.n_coefficients,
+                                          "albedo regions": len(REGIONS)}
+        found = {"identity": len(self.identity), "albedo coefficients": len(self.coefficients),
+                 "albedo regions": len(self.colours)}
+        for what, count in expected.items():
+            if found[what] != count:
+                raise InputError(None, f"the capture has {found[what]} {what}, the {type(model).__name__} here "
+                                       f"{count} (made with another face model?)")
+        missing = set(model.expression_names) - set(self.expression_names)
+        if missing:
+            raise InputError(None, f"the capture has no expression {sorted(missing)[0]!r} (made with another "
+                                   "face model?)")
 
     def params(self, scale: float = 1.0, offset: tuple[float, float] = (0.0, 0.0)) -> FaceParams:
         """A batch of one `FaceParams` with this face and the given weak-perspective camera."""
