@@ -1,7 +1,11 @@
 """Shared fixtures: the ICT model is loaded once per session; generated files go to tmp_path."""
 
+import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +36,21 @@ def run_emoca():
         return subprocess.run([sys.executable, "-m", "emoca.cli", *map(str, args)], capture_output=True, text=True)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def validate_gltf():
+    """validate_gltf(*files) -> the Khronos glTF Validator's report of each file ({"errors", "warnings",
+    "messages"}); skips only where Node.js is absent (`make setup` installs the validator with npm)."""
+    if shutil.which("node") is None:
+        pytest.skip("Node.js is not installed: the Khronos glTF Validator runs on Node")
+    root = Path(__file__).resolve().parents[1]
+
+    def validate(*files) -> list[dict]:
+        result = subprocess.run(["node", str(root / "tests" / "tools" / "validate_gltf.cjs"), *map(str, files)],
+                                capture_output=True, text=True, check=False,
+                                env={**os.environ, "NODE_PATH": str(root / ".venv" / "node" / "node_modules")})
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    return validate

@@ -2,9 +2,6 @@
 geometry, and bad inputs."""
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import av
@@ -22,8 +19,6 @@ from emoca.facemodel.face_regions import REGIONS
 from emoca.io.arkit_csv import HEADER, read_arkit_csv
 from emoca.io.capture import Capture
 
-ROOT = Path(__file__).resolve().parents[1]
-VALIDATOR = ROOT / ".venv" / "node" / "node_modules"
 FPS = 25.0
 PHOTO = HELEN.parent / "london" / "smiling" / "001.jpg"
 
@@ -71,17 +66,6 @@ def held_faces(path: Path) -> list[dict]:
     return faces
 
 
-def validate_gltf(*files: Path) -> list[dict]:
-    """The Khronos glTF Validator's report of each file (skips only where Node.js is absent)."""
-    if shutil.which("node") is None:
-        pytest.skip("Node.js is not installed: the Khronos glTF Validator runs on Node")
-    script = ROOT / "tests" / "tools" / "validate_gltf.cjs"
-    result = subprocess.run(["node", str(script), *map(str, files)], capture_output=True, text=True,
-                            env={**os.environ, "NODE_PATH": str(VALIDATOR)}, check=False)
-    assert result.returncode == 0, result.stderr  # e.g. gltf-validator missing: `make setup` installs it
-    return [json.loads(line) for line in result.stdout.splitlines()]
-
-
 def test_arkit_csv_round_trip(ict_capture, tmp_path, run_emoca, ict_model):
     out = tmp_path / "take.csv"
     result = run_emoca("export", ict_capture, "--format", "arkit-csv", "--out", out)
@@ -102,7 +86,7 @@ def test_arkit_csv_round_trip(ict_capture, tmp_path, run_emoca, ict_model):
     assert float(row[columns.index("TongueOut")]) == 0.0 and row[1] == "61"
 
 
-def test_glb_is_valid_and_plays_the_capture(ict_capture, tmp_path, run_emoca, ict_model):
+def test_glb_is_valid_and_plays_the_capture(ict_capture, tmp_path, run_emoca, ict_model, validate_gltf):
     out = tmp_path / "take.glb"
     result = run_emoca("export", ict_capture, "--format", "glb", "--out", out)
     assert result.returncode == 0, result.stderr
@@ -203,7 +187,7 @@ def test_gaze_geometry_inverts_a_known_pupil(ict_model):
     np.testing.assert_allclose(found, truth[0].numpy(), atol=0.02)
 
 
-def test_animate_a_capture_onto_the_neutral_face(ict_capture, tmp_path, run_emoca):
+def test_animate_a_capture_onto_the_neutral_face(ict_capture, tmp_path, run_emoca, validate_gltf):
     out = tmp_path / "anim"
     result = run_emoca("animate", ict_capture, "--target", "neutral", "--out", out, "--size", "128")
     assert result.returncode == 0, result.stderr

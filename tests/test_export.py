@@ -42,7 +42,7 @@ def test_ply_round_trip_with_colours(tmp_path, tetra):
     assert b"comment units m" in path.read_bytes()[:200]
 
 
-def test_glb_has_named_morph_targets_in_metres(tmp_path, tetra):
+def test_glb_has_named_morph_targets_in_metres(tmp_path, tetra, validate_gltf):
     vertices, triangles, uv, triangles_uv = tetra
     deltas = np.zeros((3, 4, 3), np.float32)
     deltas[1, 3, 2] = 2.0  # target 1 lifts vertex 3 by 2 cm
@@ -67,9 +67,10 @@ def test_glb_has_named_morph_targets_in_metres(tmp_path, tetra):
     np.testing.assert_allclose(positions[faces] * 100, vertices[triangles], atol=1e-5)
     loaded = trimesh.load(path, force="mesh", process=False)
     assert len(loaded.faces) == 4
+    assert validate_gltf(path)[0]["errors"] == 0
 
 
-def test_ict_glb_has_53_morph_targets(tmp_path, ict_model):
+def test_ict_glb_has_53_morph_targets(tmp_path, ict_model, validate_gltf):
     path = tmp_path / "face.glb"
     write_glb(path, ict_model.template.numpy(), ict_model.triangles.numpy(), "cm",
               ict_model.expression_basis.numpy(), ict_model.expression_names, ict_model.uv.numpy(),
@@ -77,6 +78,8 @@ def test_ict_glb_has_53_morph_targets(tmp_path, ict_model):
     gltf = pygltflib.GLTF2().load(str(path))
     assert len(gltf.meshes[0].primitives[0].targets) == 53
     assert gltf.meshes[0].extras["targetNames"][26] == "jawOpen"
+    (report,) = validate_gltf(path)  # what `emoca demo` writes
+    assert report["errors"] == 0, report["messages"]
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
