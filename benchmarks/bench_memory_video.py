@@ -2,6 +2,9 @@
 synthetic 10-minute video (a London face drifting and changing scale over a grey background, 192x192
 at 5 frames/s: 3,000 frames, made here, nothing stored).
 
+Then `emoca animate` of its params.jsonl onto the neutral face, and `emoca export` of it as GLB and as
+ARKit CSV, each metered the same way (at the capture's frames that start minute 1 and end minute 10).
+
 Run: `.venv/bin/python benchmarks/bench_memory_video.py [--method regress] [--minutes 10]` (part of
 `make bench`). Target (issues "Hardening" and "Animation"): resident memory grows by at most 50 MB
 between minute 1 and minute 10. The writer runs in this process (`OutputWriter.video`, what the command
@@ -17,7 +20,10 @@ import av
 import numpy as np
 from PIL import Image
 
+import emoca.commands.animate as animate
+import emoca.commands.export as export
 import emoca.commands.reconstruct as command
+from emoca.io.capture import Capture
 from emoca.io.video import VideoReader
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 
@@ -53,6 +59,25 @@ def synthetic_video(path: Path, minutes: float) -> int:
     return frames
 
 
+def metered_capture(marks: dict[int, str], memory: dict[str, float]) -> type[Capture]:
+    """A `Capture` that reads resident memory when its frames reach `marks` (frame index -> label)."""
+
+    class MeteredCapture(Capture):
+        def frames(self):
+            for frame in super().frames():
+                if frame.index in marks:
+                    memory[marks[frame.index]] = resident_mb()
+                yield frame
+
+    return MeteredCapture
+
+
+def growth(memory: dict[str, float], minutes: float) -> str:
+    first, last = memory.get("minute 1", float("nan")), memory.get(f"minute {minutes:g}", float("nan"))
+    return (f"{first:.0f} MB at minute 1, {last:.0f} MB at minute {minutes:g}: growth {last - first:+.1f} MB "
+            "(target <= 50)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", default="regress")
@@ -76,10 +101,22 @@ def main() -> None:
         start = time.perf_counter()
         written = writer.video(video, Path(folder) / "out")
         seconds = time.perf_counter() - start
-    first, last = memory.get("minute 1", float("nan")), memory.get(f"minute {args.minutes:g}", float("nan"))
-    print(f"{frames} frames ({args.minutes:g} min at {FPS} fps, {SIZE}x{SIZE}), --method {args.method}: "
-          f"{written} written in {seconds:.0f} s; resident memory {first:.0f} MB at minute 1, {last:.0f} MB at "
-          f"minute {args.minutes:g}: growth {last - first:+.1f} MB (target <= 50)")
+        print(f"{frames} frames ({args.minutes:g} min at {FPS} fps, {SIZE}x{SIZE}), reconstruct --method "
+              f"{args.method}: {written} written in {seconds:.0f} s; resident memory {growth(memory, args.minutes)}")
+        capture = Path(folder) / "out" / "params.jsonl"
+        for name, module, run in (
+                ("animate (target neutral, 256 px)", animate,
+                 lambda: animate.run_animate(str(capture), "neutral", str(Path(folder) / "animate"),
+                                             animate.AnimateConfig(size=256))),
+                ("export glb", export, lambda: export.run_export(str(capture), "glb", str(Path(folder) / "a.glb"),
+                                                                 True, None)),
+                ("export arkit-csv", export, lambda: export.run_export(str(capture), "arkit-csv",
+                                                                       str(Path(folder) / "a.csv"), True, None))):
+            memory.clear()
+            module.Capture = metered_capture(marks, memory)
+            start = time.perf_counter()
+            run()
+            print(f"  {name}: {time.perf_counter() - start:.0f} s; resident memory {growth(memory, args.minutes)}")
 
 
 if __name__ == "__main__":

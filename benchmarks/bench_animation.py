@@ -1,0 +1,59 @@
+"""Speed of `emoca animate` and `emoca export` on the sample video (472 frames, 640x360, 20 s, with audio).
+
+1. The video and the target photo (London smiling/001) are reconstructed once with `--method regress`
+   (kept under out/benchmarks/animation; delete it to redo).
+2. `animate` of the video's params.jsonl onto the photo's params.json: the time after the reconstruction
+   (the target's render at the default 512 px, the source's own face rendered for the left panel, both
+   videos encoded, the GLB written), in frames per second.
+3. `animate` straight from the video (reconstruction and animation in one pass), for comparison.
+4. `export` of the capture: arkit-csv and glb (all frames), obj-seq (the first 50 frames).
+
+Run: `.venv/bin/python benchmarks/bench_animation.py` (part of `make bench`); run it alone (timings).
+Target (issue "Animation"): animate of the sample video >= 10 frames/s after its reconstruction.
+"""
+
+import tempfile
+import time
+from pathlib import Path
+
+from emoca.commands.animate import AnimateConfig, run_animate
+from emoca.commands.export import run_export
+from emoca.commands.reconstruct import run_reconstruct
+from emoca.pipeline.photo import ReconstructorConfig
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+VIDEO = SHARED / "video" / "WolfgangLanger_Pexels.mp4"
+PHOTO = SHARED / "london" / "smiling" / "001.jpg"
+OUT = Path(__file__).resolve().parents[1] / "out" / "benchmarks" / "animation"
+
+
+def timed(label: str, frames: int, run) -> None:
+    start = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - start
+    print(f"  {label}: {seconds:.1f} s, {frames / seconds:.1f} frames/s")
+
+
+def main() -> None:
+    capture, target = OUT / VIDEO.stem / "params.jsonl", OUT / PHOTO.stem / "params.json"
+    if not (capture.exists() and target.exists()):
+        run_reconstruct([str(VIDEO), str(PHOTO)], OUT, False, False, ReconstructorConfig(method="regress"))
+    frames = len(capture.read_text().splitlines())
+    print(f"sample video, {frames} frames, reconstructed with --method regress; this machine, nothing else running:")
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        timed("animate params.jsonl -> photo's params.json (after the reconstruction)  [target >= 10 frames/s]",
+              frames, lambda: run_animate(str(capture), str(target), str(work / "a"), AnimateConfig()))
+        timed("animate the video itself -> photo (reconstruction included)", frames,
+              lambda: run_animate(str(VIDEO), str(PHOTO), str(work / "b"), AnimateConfig()))
+        timed("export arkit-csv", frames,
+              lambda: run_export(str(capture), "arkit-csv", str(work / "t.csv"), True, None))
+        timed("export glb", frames, lambda: run_export(str(capture), "glb", str(work / "t.glb"), True, None))
+        short = work / "short.jsonl"
+        short.write_text("".join(capture.read_text().splitlines(keepends=True)[:50]))
+        timed("export obj-seq (first 50 frames)", 50, lambda: run_export(str(short), "obj-seq", str(work / "seq"),
+                                                                           True, None))
+
+
+if __name__ == "__main__":
+    main()
