@@ -40,6 +40,15 @@ def _reconstruct(args: argparse.Namespace) -> int:
     if args.expression_encoder is not None:
         config.expression_encoder = None if args.expression_encoder == "none" else args.expression_encoder
     config.fit.weights.emotion = args.emotion_weight
+    if args.engine == "ray":
+        from emoca.distributed.ray_reconstruct import run_reconstruct_ray
+
+        if args.workers is not None and args.workers < 1:
+            raise InputError("--workers", "must be at least 1")
+        return run_reconstruct_ray(args.inputs, Path(args.out), args.json, args.overwrite, config, args.address,
+                                   args.workers, args.threads or 1)
+    if args.address is not None or args.workers is not None:
+        raise InputError("--address/--workers", "apply to --engine ray only")
     return run_reconstruct(args.inputs, Path(args.out), args.json, args.overwrite, config)
 
 
@@ -141,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
                              help="regress: another stage-2 expression encoder, or none for stage 1's (ablations)")
     reconstruct.add_argument("--emotion-weight", type=float, default=0.0, metavar="W",
                              help="fits: weight of EMOCA's emotion-consistency term (default 0: off)")
+    reconstruct.add_argument("--engine", choices=("local", "ray"), default="local",
+                             help="local (default): this process; ray: a pool of Ray actors (Ray Data)")
+    reconstruct.add_argument("--address", default=None, help="--engine ray: an existing Ray cluster's address "
+                                                             "(default: start a local Ray instance)")
+    reconstruct.add_argument("--workers", type=int, default=None,
+                             help="--engine ray: actors (default: the cluster's CPUs / --threads)")
     _add_resource_options(reconstruct)
     reconstruct.set_defaults(run=_reconstruct)
 

@@ -12,6 +12,12 @@ from emoca.errors import InputError
 from emoca.io.images import IMAGE_SUFFIXES, InputFile, expand_inputs
 
 
+def unexpected_reason(error: Exception | str) -> str:
+    """The one line of a failure no check foresaw (`error`: the exception, or its "Type: message")."""
+    what = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return f"failed unexpectedly ({what}); please report this"
+
+
 class BatchReport:
     """Counts failures and prints them: one line on stderr each, and with `as_json` also a JSON line
     `{"image": ..., "error": ...}` on stdout so machine readers see every input."""
@@ -36,7 +42,7 @@ class BatchReport:
 
     def unexpected(self, path: Path, error: Exception) -> None:
         """An input that failed in a way no check foresaw (a bug): one line, and the batch goes on."""
-        self.error(InputError(path, f"failed unexpectedly ({type(error).__name__}: {error}); please report this"))
+        self.error(InputError(path, unexpected_reason(error)))
 
     def emit(self, record: dict) -> None:
         print(json.dumps(record), flush=True)

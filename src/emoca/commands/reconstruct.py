@@ -8,13 +8,15 @@ import errno
 import json
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from emoca.commands.batch import BatchReport, iterate_images, unique_name
+from emoca.commands.batch import BatchReport, iterate_images, unexpected_reason, unique_name
 from emoca.commands.landmarks import draw_landmarks
 from emoca.decode.gaze import turn_eyes
 from emoca.decode.image_space import screen_in_image
@@ -173,14 +175,32 @@ def finished(done: Path, path: Path) -> bool | None:
     return True if Path(str(document["image"])).resolve() == path.resolve() else None
 
 
-def run_reconstruct(inputs: list[str], out: Path, as_json: bool, overwrite: bool, config: ReconstructorConfig) -> int:
-    """Reconstruct every input photo and video into `out`/NAME/ (NAME: the input's path relative to the
-    folder given, without suffix; `_2`, `_3`... where another input's outputs hold that name); returns
-    the exit status. A full disk stops the batch; other write failures fail that input only."""
-    reconstructor = Reconstructor(config)
-    ensure_writable_folder(out)
-    report = BatchReport(as_json)
-    writer = OutputWriter(reconstructor)
+@dataclass
+class Job:
+    """One input to reconstruct into `folder` (planned on the driver, run anywhere)."""
+
+    path: str
+    folder: str
+    is_video: bool
+
+
+@dataclass
+class Outcome:
+    """What became of a `Job`: `count` faces (photo) or frames (video) written, or `error` (a bad input's
+    reason), `unexpected` (a bug's one line), `disk_full` (stop the batch)."""
+
+    path: str
+    folder: str
+    is_video: bool
+    count: int = 0
+    error: str | None = None
+    unexpected: str | None = None
+    disk_full: bool = False
+
+
+def plan_jobs(inputs: list[str], out: Path, overwrite: bool, report: BatchReport) -> Iterator[Job]:
+    """The inputs to do, each with its output folder (NAME, or NAME_2... where another input's outputs
+    hold NAME); finished ones are reported as skipped unless `overwrite`."""
     used: set[str] = set()
     for item in iterate_images(inputs, report, IMAGE_SUFFIXES | VIDEO_SUFFIXES):
         path = item.path
@@ -194,22 +214,52 @@ def run_reconstruct(inputs: list[str], out: Path, as_json: bool, overwrite: bool
         if state and not overwrite:
             report.skipped(path, f"{done} exists (use --overwrite)", folder)
             continue
-        try:
-            for stale in folder.glob(".*.tmp*"):  # temporary files of a run that was killed mid-write
-                stale.unlink(missing_ok=True)
-            count = writer.video(path, folder) if is_video else reconstruct_photo(reconstructor, writer, path, folder)
-        except InputError as error:
-            report.error(error)
-            continue
-        except OSError as error:
-            report.error(InputError(path, f"cannot write its outputs in {folder} ({error.strerror or error})"))
-            if error.errno == errno.ENOSPC:
-                break
-            continue
-        except Exception as error:  # noqa: BLE001 - a bug must not end the batch nor show a traceback
-            report.unexpected(path, error)
-            continue
+        yield Job(str(path), str(folder), is_video)
+
+
+def run_job(reconstructor: Reconstructor, writer: OutputWriter, job: Job) -> Outcome:
+    """Reconstruct one input; every failure becomes the `Outcome`'s one line (nothing raises)."""
+    path, folder = Path(job.path), Path(job.folder)
+    outcome = Outcome(job.path, job.folder, job.is_video)
+    try:
+        for stale in folder.glob(".*.tmp*"):  # temporary files of a run that was killed mid-write
+            stale.unlink(missing_ok=True)
+        outcome.count = (writer.video(path, folder) if job.is_video
+                         else reconstruct_photo(reconstructor, writer, path, folder))
+    except InputError as error:
+        outcome.error = error.reason
+    except OSError as error:
+        outcome.error = f"cannot write its outputs in {folder} ({error.strerror or error})"
+        outcome.disk_full = error.errno == errno.ENOSPC
+    except Exception as error:  # noqa: BLE001 - a bug must not end the batch nor show a traceback
+        outcome.unexpected = f"{type(error).__name__}: {error}"
+    return outcome
+
+
+def report_outcome(report: BatchReport, outcome: Outcome) -> bool:
+    """Report one `Outcome`; False when the batch must stop (a full disk)."""
+    path = Path(outcome.path)
+    if outcome.error is not None:
+        report.error(InputError(path, outcome.error))
+    elif outcome.unexpected is not None:
+        report.error(InputError(path, unexpected_reason(outcome.unexpected)))
+    else:
         report.succeeded()
-        if as_json:
-            report.emit({"image": str(path), "out": str(folder), "frames" if is_video else "faces": count})
+        if report.as_json:
+            report.emit({"image": outcome.path, "out": outcome.folder,
+                         "frames" if outcome.is_video else "faces": outcome.count})
+    return not outcome.disk_full
+
+
+def run_reconstruct(inputs: list[str], out: Path, as_json: bool, overwrite: bool, config: ReconstructorConfig) -> int:
+    """Reconstruct every input photo and video into `out`/NAME/ (NAME: the input's path relative to the
+    folder given, without suffix; `_2`, `_3`... where another input's outputs hold that name); returns
+    the exit status. A full disk stops the batch; other write failures fail that input only."""
+    reconstructor = Reconstructor(config)
+    ensure_writable_folder(out)
+    report = BatchReport(as_json)
+    writer = OutputWriter(reconstructor)
+    for job in plan_jobs(inputs, out, overwrite, report):
+        if not report_outcome(report, run_job(reconstructor, writer, job)):
+            break
     return report.finish()
