@@ -3,7 +3,7 @@
 1. The video and the target photo (London smiling/001) are reconstructed once with `--method regress`
    (kept under out/benchmarks/animation; delete it to redo).
 2. `animate` of the video's params.jsonl onto the photo's params.json: the time after the reconstruction
-   (the target's render at the default 512 px, the source's own face rendered for the left panel, both
+   (the target's render at the default 384 px, the source's own face rendered for the left panel, both
    videos encoded, the GLB written), in frames per second.
 3. `animate` straight from the video (reconstruction and animation in one pass), for comparison.
 4. `export` of the capture: arkit-csv and glb (all frames), obj-seq (the first 50 frames).

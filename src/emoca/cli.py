@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--method", choices=("regress", "fit", "regress+fit"), default="regress",
                          help="how photos and videos are reconstructed (default regress)")
     animate.add_argument("--size", type=int, default=None, metavar="PX",
-                         help="target render side (default: the source video's height, else 512)")
+                         help="target render side (default: the source video's height, else 384)")
     animate.add_argument("--fps", type=float, default=25.0, help="frame rate of a folder of frames (default 25)")
     _add_resource_options(animate)
     animate.set_defaults(run=_animate)

@@ -95,12 +95,12 @@ class VideoWriter:
     """Context manager: `with VideoWriter(path, fps, (width, height)) as w: w.write(rgb)`.
 
     audio_from: a video whose first audio track is copied (not re-encoded) into the file at the end;
-    None, or a video without audio, gives a silent file."""
+    None, or a video without audio, gives a silent file. preset: x264's speed/size trade-off."""
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int], crf: int = 20,
-                 audio_from: str | Path | None = None) -> None:
+                 audio_from: str | Path | None = None, preset: str = "medium") -> None:
         self.path, self.fps, self.size, self.crf = Path(path), fps, size, crf
-        self.audio_from = audio_from
+        self.audio_from, self.preset = audio_from, preset
 
     def __enter__(self) -> "VideoWriter":
         self._atomic = atomic_path(self.path)
@@ -111,7 +111,7 @@ class VideoWriter:
         self._stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
         self._stream.width, self._stream.height = (s - s % 2 for s in self.size)  # yuv420p needs even sides
         self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": str(self.crf)}
+        self._stream.options = {"crf": str(self.crf), "preset": self.preset}
         self._audio = None
         if self.audio_from is not None:
             source = av.open(str(self.audio_from))

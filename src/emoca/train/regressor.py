@@ -22,6 +22,10 @@ loss (for stage 2 that includes our recogniser's emotion distance, never the ind
 The run folder (`~/.cache/emoca/regressor/run_STAGE[_noemotion]`) holds `checkpoint.pt` (model,
 optimiser, RNG, step, best score) and `config.json`; the best weights go to `src/emoca/weights/` as fp16
 safetensors. `--init FILE` starts a stage from committed weights (e.g. on a new machine).
+
+Several processes: `torchrun --nproc_per_node N -m emoca.train.regressor --stage ...` (DDP over gloo:
+`emoca.distributed.torchrun`): each rank takes its 1/N of every batch, gradients are averaged, rank 0
+alone validates and writes; resuming is the same. The trainer computes on the CPU.
 """
 
 import argparse
@@ -35,6 +39,7 @@ import numpy as np
 import torch
 
 from emoca.decode.decoder import FaceDecoder
+from emoca.distributed.torchrun import agree, join, leave, shard, wrap
 from emoca.face_params import FaceParams
 from emoca.facemodel.ict import ICTFaceModel
 from emoca.io.atomic import atomic_path
@@ -243,20 +248,35 @@ def build(stage: str, init: Path | None, control: bool, decoder: FaceDecoder
     return Regressor(torch.nn.Identity(), coarse, expression), expression, coarse_metadata(coarse, extra)
 
 
-def train(stage: str, max_minutes: float, init: Path | None, control: bool, steps: int | None) -> bool:
-    """Run (or resume) one stage for at most `max_minutes`; returns True when the stage is done."""
+class _FromFeatures(torch.nn.Module):
+    """The regressor's forward on cached trunk features (what DistributedDataParallel wraps)."""
+
+    def __init__(self, regressor: Regressor) -> None:
+        super().__init__()
+        self.regressor = regressor
+
+    def forward(self, trunk: torch.Tensor, points: torch.Tensor) -> FaceParams:
+        return self.regressor.from_features(trunk, points)
+
+
+def train(stage: str, max_minutes: float, init: Path | None, control: bool, steps: int | None,
+          run: Path | None = None, out: Path | None = None) -> bool:
+    """Run (or resume) one stage for at most `max_minutes`; returns True when the stage is done. `run`:
+    the run folder (default under the cache), `out`: the weights file (default the shipped one)."""
     started = time.monotonic()
+    ranks = join()
     config = STAGES[stage]
     if control:
         config = replace(config, emotion=0.0)
     if steps:
         config = replace(config, steps=steps)
-    run = CACHE / (f"run_{stage}" + ("_noemotion" if control else ""))
+    run = run or CACHE / (f"run_{stage}" + ("_noemotion" if control else ""))
     run.mkdir(parents=True, exist_ok=True)
-    out = COARSE_WEIGHTS if stage == "coarse" else (CONTROL_WEIGHTS if control else EXPRESSION_WEIGHTS)
+    out = out or (COARSE_WEIGHTS if stage == "coarse" else (CONTROL_WEIGHTS if control else EXPRESSION_WEIGHTS))
     torch.manual_seed(config.seed)
     decoder = FaceDecoder(ICTFaceModel(), TRUNK_SIZE)
     regressor, trainable, metadata = build(stage, init, control, decoder)
+    forward = wrap(_FromFeatures(regressor), ranks)
     emotion = EmotionConsistency(load_emotion_net()) if stage == "expression" else None
     loss = StageLoss(decoder, config, emotion)
     optimiser = torch.optim.AdamW([p for p in trainable.parameters() if p.requires_grad], lr=config.learning_rate,
@@ -269,24 +289,26 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
         trainable.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimiser"])
         step, best, rng = saved["step"], saved["best"], saved["rng"]
-    (run / "config.json").write_text(json.dumps(asdict(config), indent=1))
-    log = open(run / "log.txt", "a")
+    if ranks.writes:
+        (run / "config.json").write_text(json.dumps(asdict(config), indent=1))
+    log = open(run / "log.txt", "a") if ranks.writes else None
     _train_mode(regressor)
-    while step < config.steps and (time.monotonic() - started) < 60 * max_minutes:
+    while step < config.steps and agree((time.monotonic() - started) < 60 * max_minutes, ranks):
         for group in optimiser.param_groups:
             group["lr"] = _learning_rate(step, config)
-        batch = train_set.batch(rng.integers(0, len(train_set), config.batch_size))
-        params = regressor.from_features(batch["trunk"], _points(batch))
+        rows = rng.integers(0, len(train_set), config.batch_size)  # the same global batch on every rank
+        batch = train_set.batch(shard(rows, ranks))
+        params = forward(batch["trunk"], _points(batch))
         losses = loss(params, batch)
         total = _total(losses).mean()
         optimiser.zero_grad(set_to_none=True)
         total.backward()
         optimiser.step()
         step += 1
-        if step % 50 == 0:
+        if log is not None and step % 50 == 0:
             print(f"step {step}: " + ", ".join(f"{k} {float(v.mean()):.4f}" for k, v in losses.items()),
                   file=log, flush=True)
-        if step % config.valid_every == 0 or step == config.steps:
+        if ranks.writes and (step % config.valid_every == 0 or step == config.steps):
             scores = validate(regressor, loss, valid_set)
             score = sum(v for k, v in scores.items() if not k.startswith("_"))
             print(f"valid at step {step}: total {score:.4f}; " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()),
@@ -295,10 +317,13 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
                 best = score
                 save_weights(trainable, out, {**metadata, "step": step, "valid": scores, "config": asdict(config)})
             _save_checkpoint(checkpoint, trainable, optimiser, step, best, rng)
-    _save_checkpoint(checkpoint, trainable, optimiser, step, best, rng)
+    if ranks.writes:
+        _save_checkpoint(checkpoint, trainable, optimiser, step, best, rng)
+    leave(ranks)
     done = step >= config.steps
-    print(f"{stage}{' (no emotion)' if control else ''}: step {step}/{config.steps}, best valid {best:.4f}, "
-          f"{'done' if done else 'not done: run again'}", flush=True)
+    if ranks.writes:
+        print(f"{stage}{' (no emotion)' if control else ''}: step {step}/{config.steps}, best valid {best:.4f}, "
+              f"{'done' if done else 'not done: run again'}", flush=True)
     return done
 
 
@@ -309,8 +334,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init", type=Path, default=None, help="start from these weights (a fresh run only)")
     parser.add_argument("--no-emotion", action="store_true", help="stage 2 without the emotion loss (control)")
     parser.add_argument("--steps", type=int, default=None, help="override the stage's step count")
+    parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default: under the cache)")
+    parser.add_argument("--out", type=Path, default=None, help="weights file (default: the shipped one)")
     args = parser.parse_args(argv)
-    train(args.stage, args.max_minutes, args.init, args.no_emotion, args.steps)
+    train(args.stage, args.max_minutes, args.init, args.no_emotion, args.steps, args.run_dir, args.out)
 
 
 if __name__ == "__main__":
