@@ -4,8 +4,27 @@ Coverage rule: a pixel belongs to a triangle when its centre lies inside; a cent
 goes to one side only (the top-left rule), so meshes render without cracks or double cover.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numba
 import numpy as np
+import torch
+
+
+@contextmanager
+def torch_threads() -> Iterator[int]:
+    """Run numba's parallel loops on torch's thread count (what `--threads` set), and keep that count:
+    numba's OpenMP layer sets the process-wide OpenMP count to its own at each parallel launch, which
+    raised torch's from 1 to the machine's cores after the first render (and changed later results in
+    their last bits). Yields the count."""
+    count = torch.get_num_threads()
+    numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield numba.get_num_threads()
+    finally:
+        if torch.get_num_threads() != count:
+            torch.set_num_threads(count)
 
 
 @numba.njit(cache=True, inline="always")
@@ -94,11 +113,11 @@ def rasterize_cpu(screen: np.ndarray, triangles: np.ndarray, height: int, width:
     batch = screen.shape[0]
     triangle_id = np.full((batch, height, width), -1, np.int64)
     depth = np.full((batch, height, width), np.inf, np.float64)
-    threads = numba.get_num_threads()
-    if batch == 1 and threads > 1:
-        _rasterize_split(screen[0], triangles, threads, height, width, triangle_id[0], depth[0])
-    else:
-        _rasterize_batch(screen, triangles, height, width, triangle_id, depth)
+    with torch_threads() as threads:
+        if batch == 1 and threads > 1:
+            _rasterize_split(screen[0], triangles, threads, height, width, triangle_id[0], depth[0])
+        else:
+            _rasterize_batch(screen, triangles, height, width, triangle_id, depth)
     return triangle_id, depth
 
 
@@ -223,8 +242,9 @@ def silhouette_pairs(screen: np.ndarray, triangles: np.ndarray, neighbours: np.n
     screen = np.ascontiguousarray(screen, dtype=np.float64)
     out = np.empty((batch, 2 * height * width, 4), np.int64)
     counts = np.zeros(batch, np.int64)
-    _silhouette_pairs(screen, np.ascontiguousarray(triangles, dtype=np.int64),
-                      np.ascontiguousarray(neighbours, dtype=np.int64), triangle_id, depth, out, counts)
+    with torch_threads():
+        _silhouette_pairs(screen, np.ascontiguousarray(triangles, dtype=np.int64),
+                          np.ascontiguousarray(neighbours, dtype=np.int64), triangle_id, depth, out, counts)
     offsets = np.arange(batch)[:, None] * (height * width)
     rows = [out[b, :counts[b]] + np.array([offsets[b, 0], offsets[b, 0], 0, 0]) for b in range(batch)]
     return np.concatenate(rows) if rows else np.empty((0, 4), np.int64)
