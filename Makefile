@@ -28,6 +28,10 @@ SAMPLES := $(SHARED)/london/neutral/001.jpg $(SHARED)/london/smiling/001.jpg \
 
 run: setup
 	$(VENV)/bin/emoca reconstruct $(SAMPLES) --out out/reconstruct
+	$(VENV)/bin/emoca animate out/reconstruct/WolfgangLanger_Pexels/params.jsonl \
+		--target out/reconstruct/001/params.json --out out/animate
+	$(VENV)/bin/emoca export out/reconstruct/WolfgangLanger_Pexels/params.jsonl --format arkit-csv \
+		--out out/animate/take.csv
 	$(VENV)/bin/emoca demo --out out/demo
 
 test: setup
