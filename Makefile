@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 GLTF_VALIDATOR := 2.0.0-dev.3.10
+THREE := 0.187.0
+VENDOR := src/emoca/serve/static/vendor/three
+THREE_FILES := LICENSE build/three.module.js build/three.core.js examples/jsm/loaders/GLTFLoader.js \
+	examples/jsm/controls/OrbitControls.js examples/jsm/utils/BufferGeometryUtils.js examples/jsm/utils/SkeletonUtils.js
 
 .PHONY: setup run test lint bench clean
 
@@ -15,9 +19,12 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt requirem
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt -r requirements-ray.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	# The Khronos glTF Validator (npm), for the tests that validate every GLB we write; skipped without Node.
+	# npm: the Khronos glTF Validator (the tests validate every GLB we write; skipped without Node) and
+	# three.js, whose few files `emoca serve`'s page needs are copied into the package (no CDN).
 	if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix $(VENV)/node \
-		gltf-validator@$(GLTF_VALIDATOR); fi
+		gltf-validator@$(GLTF_VALIDATOR) three@$(THREE); \
+		for f in $(THREE_FILES); do mkdir -p $(VENDOR)/$$(dirname $$f); \
+			cp $(VENV)/node/node_modules/three/$$f $(VENDOR)/$$f; done; fi
 	touch $(STAMP)
 
 SHARED := ../shared/data

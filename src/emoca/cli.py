@@ -69,6 +69,19 @@ def _export(args: argparse.Namespace) -> int:
     return run_export(args.input, args.format, args.out, not args.no_pose, args.flame)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from emoca.serve.app import ServeConfig, create_app
+
+    if not 0 < args.max_upload_mb <= 1024:
+        raise InputError("--max-upload-mb", "must be between 0 and 1024")
+    app = create_app(ServeConfig(method=args.method, max_upload_mb=args.max_upload_mb))
+    print(f"emoca: serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def _add_resource_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--max-megapixels", type=float, default=None, metavar="MP",
                          help="refuse images declaring more pixels, before decoding (default 200)")
@@ -184,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--no-pose", action="store_true", help="leave the head rotation out")
     export.add_argument("--flame", default=None, help="obj-seq of a FLAME capture: your generic_model.pkl")
     export.set_defaults(run=_export)
+
+    serve = commands.add_parser("serve", help="a local web page: drop a photo, turn its 3D face, pose it with "
+                                              "sliders, download its files")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    serve.add_argument("--method", choices=("regress", "fit", "regress+fit"), default="regress",
+                       help="how uploads are reconstructed (default regress)")
+    serve.add_argument("--max-upload-mb", type=float, default=20.0, help="larger uploads are refused (default 20)")
+    _add_resource_options(serve)
+    serve.set_defaults(run=_serve)
     return parser
 
 

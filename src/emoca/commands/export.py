@@ -57,10 +57,11 @@ def _gaze_of(face: CapturedFace) -> np.ndarray:
     return np.zeros(2, np.float32) if face.gaze is None else face.gaze
 
 
-def export_arkit_csv(capture: Capture, out: Path, pose: bool) -> int:
-    names = tuple(load_model("ict").expression_names) if capture.first_face().model == "ict" else ()
-    if not names:
+def export_arkit_csv(capture: Capture, out: Path, pose: bool, names: tuple[str, ...] | None = None) -> int:
+    """`names`: ICT's expression names (None: read from the model)."""
+    if capture.first_face().model != "ict":
         raise InputError(capture.path, "arkit-csv needs an ICT capture (FLAME captures: use flame-npz)")
+    names = names or tuple(load_model("ict").expression_names)
 
     def frames() -> Iterator[ArkitFrame]:
         for frame in _progress(capture, capture.held()):

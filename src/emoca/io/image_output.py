@@ -17,7 +17,11 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     return (array.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
 
 
+PNG_LEVEL = 3  # zlib level: half the encoding time of Pillow's default 6 for 11% more bytes (an overlay here)
+
+
 def save_image(path: str | Path, image: torch.Tensor | np.ndarray) -> None:
     """Save a float tensor (see `to_uint8`) or a uint8 (H, W, 3) array; the format follows the suffix."""
     array = image if isinstance(image, np.ndarray) else to_uint8(image)
-    write_with_atomic(path, lambda tmp: Image.fromarray(array).save(tmp))
+    options = {"compress_level": PNG_LEVEL} if Path(path).suffix.lower() == ".png" else {}
+    write_with_atomic(path, lambda tmp: Image.fromarray(array).save(tmp, **options))

@@ -1,0 +1,1 @@
+"""`emoca serve`: the local web page (`app`)."""

@@ -1,0 +1,231 @@
+"""`emoca serve`: a local web page to capture a face from a photo and look at it in 3D.
+
+FastAPI serves one static page (`static/`: HTML, CSS and a small script) with three.js vendored from
+its npm package at build time (`make setup` copies it to `static/vendor/`; no CDN: the page works
+offline), and three JSON/file endpoints:
+
+- `POST /api/reconstruct` (multipart `photo`): reconstructs the main face with the regressor (as
+  `emoca reconstruct --method regress`), writes its files into the server's temporary folder and answers
+  {id, expression (53 weights), emotion (from the geometry: the reconstruction's expression weights),
+  timings_ms, files}.
+  A bad upload answers 400 with the CLI's one-line message; an upload over `max_upload_mb` answers 413
+  before anything is decoded.
+- `GET /api/result/{id}/{name}`: `params.json`, `mesh.obj`, `face.glb` (the whole head, the 53
+  expressions and 4 gaze shapes as morph targets; made when first asked for), `take.csv` (Live Link
+  Face), `overlay.png`, and `view.glb` (what the viewer shows: the captured face with the `SLIDERS`'
+  shapes as morph targets, posed by the page's sliders in the browser without a new reconstruction).
+- `GET /api/health`.
+
+Only the last `keep` results are kept (older folders are deleted); the temporary folder goes when the
+server stops. Nothing is written anywhere else.
+"""
+
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from emoca.animation.puppet import Puppet
+from emoca.commands.export import export_arkit_csv, gaze_weights, write_animated_glb
+from emoca.commands.reconstruct import OutputWriter
+from emoca.errors import InputError
+from emoca.io.capture import Capture, CapturedFace
+from emoca.io.images import load_image
+from emoca.io.mesh_export import write_glb
+from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
+
+STATIC = Path(__file__).resolve().parent / "static"
+VENDOR = STATIC / "vendor" / "three"
+FILES = ("params.json", "mesh.obj", "face.glb", "take.csv", "overlay.png", "view.glb")
+# The expressions the page's sliders move (in the browser, on view.glb's morph targets).
+SLIDERS = ("jawOpen", "mouthSmile_L", "mouthSmile_R", "browInnerUp_L", "browInnerUp_R", "eyeBlink_L", "eyeBlink_R",
+           "mouthFunnel")
+
+
+@dataclass
+class ServeConfig:
+    """method: how photos are reconstructed (`regress`: the EMOCA regressor, under a second a photo
+    here). max_upload_mb: larger uploads are refused before decoding. keep: results kept on disk."""
+
+    method: str = "regress"
+    max_upload_mb: float = 20.0
+    keep: int = 16
+
+
+class Results:
+    """The last `keep` results' folders under one temporary folder (thread-safe)."""
+
+    def __init__(self, keep: int) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="emoca-serve-")
+        self.root = Path(self._folder.name)
+        self.keep = keep
+        self._order: OrderedDict[str, Path] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def new(self) -> tuple[str, Path]:
+        """A fresh result folder; the oldest beyond `keep` are deleted."""
+        key = uuid.uuid4().hex[:12]
+        folder = self.root / key
+        folder.mkdir()
+        with self._lock:
+            self._order[key] = folder
+            while len(self._order) > self.keep:
+                _, old = self._order.popitem(last=False)
+                shutil.rmtree(old, ignore_errors=True)
+        return key, folder
+
+    def file(self, key: str, name: str) -> Path | None:
+        with self._lock:
+            folder = self._order.get(key)
+        path = None if folder is None or name not in FILES else folder / name
+        return path if path is not None and path.is_file() else None
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            folder = self._order.pop(key, None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def close(self) -> None:
+        self._folder.cleanup()
+
+
+class FacePage:
+    """The models, loaded once, and what one upload does."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.reconstructor = Reconstructor(ReconstructorConfig(method=config.method))
+        self.writer = OutputWriter(self.reconstructor)
+        self._lock = threading.Lock()  # one reconstruction at a time: the models are not re-entrant
+
+    def reconstruct(self, upload: Path, name: str, folder: Path) -> dict:
+        """Reconstruct `upload` into `folder`; the page's JSON. Raises `InputError` for a bad photo."""
+        started = time.perf_counter()
+        with self._lock:
+            try:
+                image = load_image(upload)
+            except InputError as error:  # named as the user named it, not as the temporary file
+                raise InputError(name, error.reason) from None
+            faces = self.reconstructor.reconstruct(image)
+            if not faces:
+                raise InputError(name, "no face found")
+            faces = faces[:1]
+            self.writer.photo(Path(name), folder, image, faces, started)
+            face = Capture(folder / "params.json").first_face()
+            puppet = Puppet(self.reconstructor.decoder, face)
+            write_view_glb(folder / "view.glb", puppet, face)
+            export_arkit_csv(Capture(folder / "params.json"), folder / "take.csv", pose=True, names=puppet.names)
+        emotion = faces[0].emotion
+        sliders = {name: float(face.expression[puppet.names.index(name)]) for name in SLIDERS}
+        return {"expression": face_json(face), "sliders": sliders,
+                "emotion": None if emotion is None else emotion.to_json(),
+                "timings_ms": {**{k: round(v, 1) for k, v in faces[0].timings_ms.items()},
+                               "server_total": round(1000 * (time.perf_counter() - started), 1)}}
+
+
+    def full_glb(self, folder: Path) -> None:
+        """face.glb (every expression and gaze shape as a morph target), made when first asked for."""
+        with self._lock:
+            face = Capture(folder / "params.json").first_face()
+            gaze = np.zeros(2, np.float32) if face.gaze is None else face.gaze
+            write_animated_glb(folder / "face.glb", Puppet(self.reconstructor.decoder, face), [0.0],
+                               [np.concatenate([face.expression, gaze_weights(gaze[None])[0]])], [np.zeros(3)])
+
+
+def write_view_glb(path: Path, puppet: Puppet, face: CapturedFace) -> None:
+    """The page's light GLB: the face as captured (expression and gaze, no head rotation) with only the
+    `SLIDERS`' shapes as morph targets (a slider at v sets its target's weight to v minus the captured
+    weight): about a seventh of face.glb, so the viewer is ready sooner."""
+    model = puppet.model
+    gaze = None if face.gaze is None else torch.as_tensor(face.gaze[None])
+    captured = puppet.vertices(torch.as_tensor(face.expression[None]), gaze)[0].numpy()
+    deltas = puppet.deltas[[puppet.names.index(name) for name in SLIDERS]].numpy()
+    write_glb(path, captured, model.triangles.numpy(), model.units, deltas, list(SLIDERS), model.uv.numpy(),
+              model.triangles_uv.numpy())
+
+
+def face_json(face: CapturedFace) -> dict[str, float]:
+    """The 53 expression weights by name."""
+    return {name: round(float(weight), 4) for name, weight in zip(face.expression_names, face.expression, strict=True)}
+
+
+def create_app(config: ServeConfig | None = None) -> FastAPI:
+    """The FastAPI application (models loaded here, once)."""
+    config = config or ServeConfig()
+    if not (VENDOR / "build" / "three.module.js").is_file():
+        raise InputError(VENDOR, "three.js is missing from the page's files: run `make setup` (it copies the "
+                                 "npm package three into the package)")
+    torch.set_grad_enabled(False)
+    page = FacePage(config)
+    results = Results(config.keep)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        results.close()  # the temporary folder goes with the server
+
+    app = FastAPI(title="emoca", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    limit = int(config.max_upload_mb * 1024 * 1024)
+
+    @app.get("/api/health")
+    def health() -> dict:
+        return {"ok": True, "method": config.method}
+
+    @app.post("/api/reconstruct")
+    async def reconstruct(request: Request) -> JSONResponse:
+        too_large = f"larger than the {config.max_upload_mb:g} MB limit"
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > limit + 64 * 1024:  # refused on the declared size, before reading the body
+            return JSONResponse({"error": f"upload: {too_large}"}, 413)
+        try:
+            form = await request.form(max_files=1, max_fields=4, max_part_size=limit)
+        except Exception as error:  # noqa: BLE001 - a malformed or oversized form: one line
+            return JSONResponse({"error": f"upload: not a photo upload ({error})"}, 400)
+        photo = form.get("photo")
+        if not isinstance(photo, StarletteUpload):
+            return JSONResponse({"error": "upload: no photo in the form"}, 400)
+        name = Path(photo.filename or "upload").name
+        if (photo.size or 0) > limit:
+            return JSONResponse({"error": f"{name}: {too_large}"}, 413)
+        key, folder = results.new()
+        upload = folder / ("upload" + Path(name).suffix.lower()[:8])
+        try:
+            with open(upload, "wb") as out:
+                shutil.copyfileobj(photo.file, out)
+            answer = page.reconstruct(upload, name, folder)
+        except InputError as error:
+            results.discard(key)
+            return JSONResponse({"error": str(error)}, 400)
+        except Exception as error:  # noqa: BLE001 - the server keeps serving; the page shows one line
+            results.discard(key)
+            return JSONResponse({"error": f"{name}: failed unexpectedly ({type(error).__name__}: {error})"}, 500)
+        finally:
+            upload.unlink(missing_ok=True)
+            await form.close()
+        return JSONResponse({"id": key, **answer, "files": {n: f"/api/result/{key}/{n}" for n in FILES}})
+
+    @app.get("/api/result/{key}/{name}")
+    def result(key: str, name: str):
+        if name == "face.glb" and results.file(key, name) is None and results.file(key, "params.json") is not None:
+            page.full_glb(results.file(key, "params.json").parent)
+        path = results.file(key, name)
+        if path is None:
+            return JSONResponse({"error": f"{name}: no such result (results are kept for the last "
+                                          f"{config.keep} uploads)"}, 404)
+        return FileResponse(path, filename=name)
+
+    app.mount("/", StaticFiles(directory=STATIC, html=True), name="page")
+    return app
