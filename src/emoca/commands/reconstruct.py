@@ -41,17 +41,20 @@ class OutputWriter:
         self.provenance = reconstructor.provenance()
         self._image_renderer: Renderer | None = None
 
-    def photo(self, path: Path, folder: Path, image: np.ndarray, faces: list[Face], started: float) -> None:
-        """Write `folder`/{params.json, mesh.obj (mesh_K.obj for face K > 0), render.png, overlay.png};
-        params.json last (it marks the photo done). `started`: `time.perf_counter()` at the photo's start.
-        `timings_ms` gets "total" (reading the photo to its decoded faces: what a library call costs) and
-        "write_outputs" (the meshes, images at the photo's size and their PNG encoding)."""
+    def photo(self, path: Path, folder: Path, image: np.ndarray, faces: list[Face], started: float,
+              colour_render: bool = True) -> None:
+        """Write `folder`/{params.json, mesh.obj (mesh_K.obj for face K > 0), render.png (unless not
+        `colour_render`), overlay.png}; params.json last (it marks the photo done). `started`:
+        `time.perf_counter()` at the photo's start. `timings_ms` gets "total" (reading the photo to its
+        decoded faces: what a library call costs) and "write_outputs" (the meshes, images at the photo's
+        size and their PNG encoding)."""
         reconstructed = time.perf_counter()
         folder.mkdir(parents=True, exist_ok=True)
         for i, face in enumerate(faces):
             self.mesh(folder / ("mesh.obj" if i == 0 else f"mesh_{i}.obj"), face.params, face.gaze)
-        render, geometry, covered = self._render(image, faces, colour=True)
-        save_image(folder / "render.png", np.where(covered, render, image))
+        render, geometry, covered = self._render(image, faces, colour=colour_render)
+        if colour_render:
+            save_image(folder / "render.png", np.where(covered, render, image))
         panels = [image, draw_landmarks(image, [face.detection for face in faces]),
                   np.where(covered, geometry, image), geometry]
         save_image(folder / "overlay.png", np.concatenate(panels, 1))

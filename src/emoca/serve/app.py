@@ -123,7 +123,7 @@ class FacePage:
             if not faces:
                 raise InputError(name, "no face found")
             faces = faces[:1]
-            self.writer.photo(Path(name), folder, image, faces, started)
+            self.writer.photo(Path(name), folder, image, faces, started, colour_render=False)  # not shown
             face = Capture(folder / "params.json").first_face()
             puppet = Puppet(self.reconstructor.decoder, face)
             write_view_glb(folder / "view.glb", puppet, face)
