@@ -57,16 +57,16 @@ def main() -> None:
             continue
         targets, to_input = reconstructor.targets(photo, found[:1])
         params = reconstructor.predictor.predict(targets)
-        iris = apply_affine(invert_affine(to_input[0]), found[0].dense[list(IRIS_CENTRES), :2])
-        cases.append((gaze, params, reconstructor.decode(params), iris))
+        dense = apply_affine(invert_affine(to_input[0]), found[0].dense[:, :2])
+        cases.append((gaze, params, reconstructor.decode(params), dense))
 
-    def errors(depth: float | None) -> tuple[float, np.ndarray]:
+    def errors(depth: float | None, relative: bool = True) -> tuple[float, np.ndarray]:
         """Mean absolute error of the eight eyeLook weights, and of (yaw, pitch) in degrees (depth None:
         the baseline that always says "straight ahead")."""
         weights, angles = [], []
         for gaze, params, decoded, iris in cases:
             estimate = torch.zeros(1, 2) if depth is None else torch.as_tensor(
-                estimate_gaze(decoder, params, decoded, iris, depth)[None], dtype=torch.float32)
+                estimate_gaze(decoder, params, decoded, iris, depth, relative)[None], dtype=torch.float32)
             truth, found = model.gaze_to_expression(gaze)[0, look], model.gaze_to_expression(estimate)[0, look]
             weights.append(float((truth - found).abs().mean()))
             angles.append(np.rad2deg(np.abs((estimate - gaze)[0].numpy())))
@@ -85,6 +85,9 @@ def main() -> None:
     own = np.mean([float((model.gaze_to_expression(gaze)[0, look] - params.expression[0, look]).abs().mean())
                    for gaze, params, _, _ in cases])
     print(f"  the predictor's own eyeLook weights (from the lids): error {own:.3f}")
+    absolute, absolute_degrees = errors(depth, relative=False)
+    print(f"  the same from the projected eyeball centres alone (not from the eye corners): eyeLook error "
+          f"{absolute:.3f}; yaw {absolute_degrees[0]:.1f} deg, pitch {absolute_degrees[1]:.1f} deg")
     baseline, baseline_degrees = errors(None)
     print(f"  baseline 'straight ahead': eyeLook error {baseline:.3f}; yaw {baseline_degrees[0]:.1f} deg, pitch "
           f"{baseline_degrees[1]:.1f} deg")

@@ -165,8 +165,10 @@ def test_flame_npz_rebuilds_the_mesh(tmp_path, run_emoca, ict_model):
 
 
 def test_gaze_geometry_inverts_a_known_pupil(ict_model):
-    """The pupil projected from a known gaze gives that gaze back (the estimate's geometry, no detector)."""
-    from emoca.decode.gaze import PUPIL_DEPTH, estimate_gaze, eyeball_masks
+    """Pupils projected from a known gaze give that gaze back (the estimate's geometry, no detector): from
+    the eyeball centres alone, and from the eye corners (the model's own points, the irises moved by as
+    much as the gaze moves the pupils)."""
+    from emoca.decode.gaze import EYES, PUPIL_DEPTH, estimate_gaze, eyeball_masks
     from emoca.facemodel.geometry import eye_rotation, sphere_centre
 
     decoder = FaceDecoder(ict_model)
@@ -176,15 +178,19 @@ def test_gaze_geometry_inverts_a_known_pupil(ict_model):
     forward = head[:, 2]
     truth = torch.tensor([[0.2, -0.15]])
     looking = head @ eye_rotation(truth)[0] @ torch.tensor([0.0, 0.0, 1.0])  # camera frame
-    pupils = []
+    absolute = np.zeros((478, 2))
+    relative = decoded.dense[0].numpy().astype(np.float64).copy()
     for mask in eyeball_masks(ict_model):
         points = decoded.vertices[0][mask]
         centre = torch.as_tensor(sphere_centre(points.double().numpy()), dtype=torch.float32)
         depth = float(((points - centre) @ forward).max()) * PUPIL_DEPTH
-        apex = centre + depth * looking
-        pupils.append(decoder.project(apex[None, None], params.scale, params.offset)[0, 0].numpy())
-    found = estimate_gaze(decoder, params, decoded, np.asarray(pupils))
-    np.testing.assert_allclose(found, truth[0].numpy(), atol=0.02)
+        ahead, turned = (decoder.project((centre + depth * d)[None, None], params.scale, params.offset)[0, 0].numpy()
+                         for d in (forward, looking))
+        iris = min((eye[0] for eye in EYES), key=lambda i: np.abs(relative[i] - ahead).sum())
+        absolute[iris] = turned
+        relative[iris] += turned - ahead
+    np.testing.assert_allclose(estimate_gaze(decoder, params, decoded, absolute, relative=False), truth[0], atol=0.02)
+    np.testing.assert_allclose(estimate_gaze(decoder, params, decoded, relative), truth[0], atol=0.02)
 
 
 def test_animate_a_capture_onto_the_neutral_face(ict_capture, tmp_path, run_emoca, validate_gltf):

@@ -20,11 +20,11 @@ from emoca.facemodel.base import FaceModel
 from emoca.facemodel.geometry import axis_angle_to_matrix, eye_rotation, sphere_centre
 
 IRIS_CENTRES = (468, 473)  # MediaPipe's two iris centres (present when the dense set has 478 points)
-# Pupil distance from the eyeball's centre, as a fraction of the cornea's apex distance. The iris
-# centre MediaPipe reports moves less than the apex would; 1.2 was the best of 0.8..3.0 on 100 synthetic
-# ICT renders with known gaze (seed 1, separate from the benchmark's seed 7;
-# `benchmarks/bench_gaze.py --calibrate`).
-PUPIL_DEPTH = 1.2
+EYES = ((468, (33, 133)), (473, (362, 263)))  # each iris centre with its eye's two corners (MediaPipe)
+# Pupil distance from the eyeball's centre, as a fraction of the cornea's apex distance: 1.0 was the best
+# of 0.8..3.0 on 100 synthetic ICT renders with known gaze (seed 1, separate from the benchmark's seed 7;
+# `benchmarks/bench_gaze.py --calibrate`; 1.2 measuring from the eyeball centre alone).
+PUPIL_DEPTH = 1.0
 
 
 def eyeball_masks(model: FaceModel) -> list[torch.Tensor]:
@@ -33,28 +33,39 @@ def eyeball_masks(model: FaceModel) -> list[torch.Tensor]:
     return [mask for mask in masks if mask is not None and int(mask.sum()) >= 4]
 
 
-def estimate_gaze(decoder: FaceDecoder, params: FaceParams, decoded: Decoded, iris: np.ndarray,
-                  pupil_depth: float = PUPIL_DEPTH) -> np.ndarray | None:
+def estimate_gaze(decoder: FaceDecoder, params: FaceParams, decoded: Decoded, dense: np.ndarray,
+                  pupil_depth: float = PUPIL_DEPTH, relative: bool = True) -> np.ndarray | None:
     """[yaw, pitch] radians (2,) of one face (`params`, `decoded`: batches of one, posed at neutral
-    gaze); `iris`: (2, 2) the two iris centres in crop pixels, either order. None when the model has no
-    eyeballs."""
+    gaze); `dense`: (478, 2) the detector's points in crop pixels (iris centres 468 and 473). None when
+    the model has no eyeballs.
+
+    `relative` (where the model has MediaPipe's embedding): each iris is measured from its eye's
+    corners, against where the reconstruction puts the iris at neutral gaze from the same corners, so a
+    misplaced or slightly misturned head moves both alike and cancels; else from the projected eyeball
+    centre alone."""
     masks = eyeball_masks(decoder.model)
     if len(masks) != 2:
         return None
     vertices = decoded.vertices[0].double()
     rotation = axis_angle_to_matrix(params.rotation[0].double().cpu())
     forward = rotation[:, 2]
+    seen = torch.as_tensor(np.asarray(dense)[:, :2], dtype=torch.float64)
+    model_points = None if decoded.dense is None or not relative else decoded.dense[0].double().cpu()
     angles = []
     for mask in masks:
         points = vertices[mask.cpu()]
         centre = torch.as_tensor(sphere_centre(points.numpy()))
         depth = float(((points - centre) @ forward).max()) * pupil_depth
         probe = torch.stack([centre, centre + torch.tensor([1.0, 0, 0], dtype=centre.dtype),
-                             centre + torch.tensor([0, 1.0, 0], dtype=centre.dtype)])
+                             centre + torch.tensor([0, 1.0, 0], dtype=centre.dtype), centre + depth * forward])
         pixels = decoder.project(probe[None].float(), params.scale[:1].cpu(), params.offset[:1].cpu())[0].double()
         jacobian = torch.stack([pixels[1] - pixels[0], pixels[2] - pixels[0]], 1)  # crop px per model unit
-        seen = torch.as_tensor(iris, dtype=torch.float64)
-        pupil = seen[int(torch.argmin(((seen - pixels[0]) ** 2).sum(1)))]
+        iris, corners = min(EYES, key=lambda eye: float(((seen[eye[0]] - pixels[0]) ** 2).sum()))
+        if model_points is None:
+            pupil = seen[iris]
+        else:  # the neutral pupil, moved by how far the seen iris is from where the model puts it
+            seen_offset = seen[iris] - seen[list(corners)].mean(0)
+            pupil = pixels[3] + seen_offset - (model_points[iris] - model_points[list(corners)].mean(0))
         sideways = torch.linalg.solve(jacobian, pupil - pixels[0]) / depth  # camera-frame x, y of the direction
         sideways = sideways * min(1.0, 0.99 / float(sideways.norm().clamp(min=1e-9)))
         direction = torch.cat([sideways, (1 - (sideways**2).sum()).sqrt()[None]])

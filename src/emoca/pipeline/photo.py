@@ -185,8 +185,8 @@ class Reconstructor:
         """[yaw, pitch] of one face from its iris centres; None without them."""
         if len(detection.dense) <= max(IRIS_CENTRES):
             return None
-        iris = apply_affine(invert_affine(to_input), detection.dense[list(IRIS_CENTRES), :2])
-        return estimate_gaze(self.decoder, params, decoded, iris)
+        dense = apply_affine(invert_affine(to_input), detection.dense[:, :2])
+        return estimate_gaze(self.decoder, params, decoded, dense)
 
     def _looking(self, params: FaceParams, gazes: list[np.ndarray | None]) -> tuple[FaceParams, Decoded]:
         """`params` with ICT's eyeLook weights from the gaze (other models: unchanged), decoded again with
