@@ -56,6 +56,9 @@ def resident_mb(pid: int) -> float:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
+    if shutil.which("chromium") is None:
+        print("  skipped: Chromium is not installed (Debian: apt-get install chromium)")
+        return
     own = own_time()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
