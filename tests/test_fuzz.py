@@ -1,4 +1,4 @@
-"""Mutation fuzzing of what reads user files: image decoding and params.json reading.
+"""Mutation fuzzing of what reads user files: image decoding, params.json reading, captures (params.jsonl).
 
 Seeded byte mutations (flips, overwrites with boundary bytes, cuts, duplicated and deleted runs) of a
 small JPEG, PNG, TIFF and params.json. The only failure allowed is our one-line `InputError`. 1,000
@@ -75,3 +75,33 @@ def test_a_thousand_mutated_files_decode_or_fail_in_one_line(tmp_path):
 @pytest.mark.slow
 def test_twenty_thousand_mutated_files(tmp_path):
     _fuzz(20000, tmp_path)
+
+
+def test_mutated_captures_parse_or_fail_in_one_line(tmp_path, ict_model):
+    """500 mutations of a two-frame params.jsonl through the capture reader and the model check that
+    export and animate run first: a parsed face fits ICT with finite numbers, or one `InputError`."""
+    from emoca.decode.decoder import FaceDecoder
+    from emoca.facemodel.face_regions import REGIONS
+    from emoca.io.capture import Capture
+
+    decoder = FaceDecoder(ict_model)
+    face = {"model": "ict", "identity": [0.1] * ict_model.n_identity, "pose": {"rotation": [0.1, 0.2, 0.0]},
+            "expression": dict.fromkeys(ict_model.expression_names, 0.25), "eyes": {"gaze": [0.1, -0.1]},
+            "light": {"coefficients": [[1.0] * 3] * 9},
+            "albedo": {"regions": {name: [0.5, 0.4, 0.3] for name in REGIONS}, "uv_coefficients": [[0.0] * 3] * 8}}
+    lines = [json.dumps({"frame": i, "time_s": i / 25, "faces": [face] if i else []}) for i in range(2)]
+    seed = ("\n".join(lines) + "\n").encode()
+    rng = np.random.default_rng(7)
+    outcomes = {"parsed": 0, "refused": 0}
+    for _ in range(500):
+        path = tmp_path / "params.jsonl"
+        path.write_bytes(mutate(seed, rng))
+        try:
+            captured = Capture(path).first_face()
+            captured.check_fits(decoder)
+            assert bool(captured.params().expression.isfinite().all())
+            outcomes["parsed"] += 1
+        except InputError as error:
+            assert "\n" not in str(error)
+            outcomes["refused"] += 1
+    assert outcomes["parsed"] > 0 and outcomes["refused"] > 0

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from emoca.decode.decoder import FaceDecoder
 
 
+def _finite(values: object, shape: int | tuple[int, ...]) -> np.ndarray:
+    """`values` as a float32 array of `shape` (ValueError: another size, or a value that is not finite)."""
+    array = np.asarray(values, np.float32).reshape(shape)
+    if not np.isfinite(array).all():
+        raise ValueError("a value is not a finite number")
+    return array
+
+
 @dataclass
 class CapturedFace:
     """One face as `params.json` records it (model units and axes, DESIGN.md section 3).
@@ -49,7 +57,7 @@ class CapturedFace:
         albedo = record["albedo"]
         basis = next(value for key, value in albedo.items() if key.endswith("_coefficients"))
         eyes, jaw = record.get("eyes"), record.get("jaw")
-        array = lambda values, shape: np.asarray(values, np.float32).reshape(shape)  # noqa: E731
+        array = _finite
         expression = record["expression"]
         return cls(model=str(record["model"]), identity=array(record["identity"], -1),
                    expression_names=tuple(expression), expression=array(list(expression.values()), -1),

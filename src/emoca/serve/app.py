@@ -35,6 +35,7 @@ import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from emoca.animation.puppet import Puppet
@@ -205,7 +206,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         try:
             with open(upload, "wb") as out:
                 shutil.copyfileobj(photo.file, out)
-            answer = page.reconstruct(upload, name, folder)
+            answer = await run_in_threadpool(page.reconstruct, upload, name, folder)  # the page stays served
         except InputError as error:
             results.discard(key)
             return JSONResponse({"error": str(error)}, 400)
