@@ -25,8 +25,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from emoca.animation.puppet import Framing, Puppet
-from emoca.commands.export import expression_in, gaze_weights, write_animated_glb
+from emoca.animation.puppet import GAZE_TARGETS, Framing, Puppet
+from emoca.commands.export import animation_row, write_animated_glb
 from emoca.decode.decoder import FaceDecoder
 from emoca.errors import InputError
 from emoca.facemodel import load_model
@@ -146,13 +146,13 @@ class Driving:
     def __call__(self, time_s: float, face: CapturedFace | None) -> np.ndarray:
         """The target's (size, size, 3) render with `face`'s expression (None: neutral)."""
         names = self.puppet.names
-        weights = np.zeros(len(names), np.float32) if face is None else expression_in(face, names)
-        gaze = np.zeros(2, np.float32) if face is None or face.gaze is None else face.gaze
+        row = np.zeros(len(names) + len(GAZE_TARGETS), np.float32) if face is None else animation_row(face, names)
+        gaze = np.zeros(2, np.float32) if face is None else face.gaze_or_ahead
         rotation = np.zeros(3, np.float32) if face is None or not self.pose else face.rotation
         self.times.append(time_s)
-        self.rows.append(np.concatenate([weights, gaze_weights(gaze[None])[0]]))
+        self.rows.append(row)
         self.rotations.append(rotation)
-        vertices = self.puppet.vertices(torch.as_tensor(weights[None]), torch.as_tensor(gaze[None]),
+        vertices = self.puppet.vertices(torch.as_tensor(row[None, :len(names)]), torch.as_tensor(gaze[None]),
                                         torch.as_tensor(rotation[None]))
         return self.puppet.render(vertices, self.framing)[0]
 
@@ -234,5 +234,5 @@ def _own_vertices(own: Puppet, face: CapturedFace | None, pose: bool) -> torch.T
     if face is None:
         return own.vertices(torch.zeros(1, len(own.names)))
     gaze = None if face.gaze is None else torch.as_tensor(face.gaze[None])
-    return own.vertices(torch.as_tensor(expression_in(face, own.names)[None]), gaze,
+    return own.vertices(torch.as_tensor(face.weights_in(own.names)[None]), gaze,
                         torch.as_tensor(face.rotation[None]) if pose else None)

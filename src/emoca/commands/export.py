@@ -34,27 +34,20 @@ from emoca.io.capture import Capture, CapturedFace, CaptureFrame
 from emoca.io.mesh_export import MorphAnimation, write_glb, write_obj
 
 
-def expression_in(face: CapturedFace, names: tuple[str, ...]) -> np.ndarray:
-    """(len(names),) the face's weights in the order of `names` (a capture of another model: InputError)."""
-    weights = dict(zip(face.expression_names, face.expression, strict=True))
-    missing = [name for name in names if name not in weights]
-    if missing:
-        raise InputError(None, f"the capture has no expression {missing[0]!r} (made with another face model?)")
-    return np.asarray([weights[name] for name in names], np.float32)
-
-
 def gaze_weights(gaze: np.ndarray) -> np.ndarray:
     """(N, 2) gaze radians -> (N, 4) weights of `GAZE_TARGETS` (left, right, up, down)."""
     yaw, pitch = np.asarray(gaze, np.float32).T / GAZE_TARGET_RAD
     return np.clip(np.stack([yaw, -yaw, pitch, -pitch], 1), 0, None)
 
 
+def animation_row(face: CapturedFace, names: tuple[str, ...]) -> np.ndarray:
+    """One row of a GLB animation: the face's weights in the order of `names`, then the weights of the
+    four `GAZE_TARGETS`."""
+    return np.concatenate([face.weights_in(names), gaze_weights(face.gaze_or_ahead[None])[0]])
+
+
 def _progress(capture: Capture, frames: Iterator[CaptureFrame]) -> Iterator[CaptureFrame]:
     return tqdm(frames, desc=capture.path.name, unit="frame", leave=False, disable=not capture.is_video)
-
-
-def _gaze_of(face: CapturedFace) -> np.ndarray:
-    return np.zeros(2, np.float32) if face.gaze is None else face.gaze
 
 
 def export_arkit_csv(capture: Capture, out: Path, pose: bool, names: tuple[str, ...] | None = None) -> int:
@@ -66,9 +59,9 @@ def export_arkit_csv(capture: Capture, out: Path, pose: bool, names: tuple[str, 
     def frames() -> Iterator[ArkitFrame]:
         for frame in _progress(capture, capture.held()):
             face = frame.face
-            coefficients = ict_to_arkit(torch.as_tensor(expression_in(face, names), dtype=torch.float64)).numpy()
+            coefficients = ict_to_arkit(torch.as_tensor(face.weights_in(names), dtype=torch.float64)).numpy()
             head = face.rotation if pose else np.zeros(3)
-            yield ArkitFrame(frame.time_s, coefficients, head, _gaze_of(face))
+            yield ArkitFrame(frame.time_s, coefficients, head, face.gaze_or_ahead)
 
     return write_arkit_csv(out, frames(), capture.fps or 30.0)
 
@@ -90,8 +83,7 @@ def export_glb(capture: Capture, out: Path, pose: bool) -> int:
     times, weights, rotations = [], [], []
     for frame in _progress(capture, capture.held()):
         times.append(frame.time_s)
-        gaze = gaze_weights(_gaze_of(frame.face)[None])[0]
-        weights.append(np.concatenate([expression_in(frame.face, puppet.names), gaze]))
+        weights.append(animation_row(frame.face, puppet.names))
         rotations.append(frame.face.rotation if pose else np.zeros(3))
     write_animated_glb(out, puppet, times, weights, rotations)
     return len(times)
@@ -126,8 +118,8 @@ def export_flame_npz(capture: Capture, out: Path, pose: bool) -> int:
     expressions, poses, times = [], [], []
     for frame in _progress(capture, capture.held()):
         face = frame.face
-        eyes = Rotation.from_matrix(eye_rotation(torch.as_tensor(_gaze_of(face)[None], dtype=torch.float64))[0].numpy())
-        eye = eyes.as_rotvec()
+        gaze = torch.as_tensor(face.gaze_or_ahead[None], dtype=torch.float64)
+        eye = Rotation.from_matrix(eye_rotation(gaze)[0].numpy()).as_rotvec()
         jaw = face.jaw if face.jaw is not None else np.zeros(3)
         poses.append(np.concatenate([face.rotation if pose else np.zeros(3), np.zeros(3), jaw, eye, eye]))
         expressions.append(face.expression)

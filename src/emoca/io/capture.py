@@ -68,6 +68,11 @@ class CapturedFace:
                    colours=array([albedo["regions"][name] for name in REGIONS], (len(REGIONS), 3)),
                    coefficients=array(basis, (-1, 3)))
 
+    @property
+    def gaze_or_ahead(self) -> np.ndarray:
+        """(2,) the gaze, or zeros (straight ahead) where none was found."""
+        return np.zeros(2, np.float32) if self.gaze is None else self.gaze
+
     def check_fits(self, decoder: "FaceDecoder") -> None:
         """Raises `InputError` (without a path) when the face's sizes are not those of `decoder`'s model."""
         model, expected = decoder.model, {"identity": decoder.model.n_identity,
@@ -79,10 +84,18 @@ class CapturedFace:
             if found[what] != count:
                 raise InputError(None, f"the capture has {found[what]} {what}, the {type(model).__name__} here "
                                        f"{count} (made with another face model?)")
-        missing = set(model.expression_names) - set(self.expression_names)
+        self.weights_in(tuple(model.expression_names))
+
+    def weights_in(self, names: tuple[str, ...]) -> np.ndarray:
+        """(len(names),) the expression weights in the order of `names`.
+
+        Raises:
+            InputError: (without a path) a name the capture lacks (made with another face model)."""
+        weights = dict(zip(self.expression_names, self.expression, strict=True))
+        missing = [name for name in names if name not in weights]
         if missing:
-            raise InputError(None, f"the capture has no expression {sorted(missing)[0]!r} (made with another "
-                                   "face model?)")
+            raise InputError(None, f"the capture has no expression {missing[0]!r} (made with another face model?)")
+        return np.asarray([weights[name] for name in names], np.float32)
 
     def params(self, scale: float = 1.0, offset: tuple[float, float] = (0.0, 0.0)) -> FaceParams:
         """A batch of one `FaceParams` with this face and the given weak-perspective camera."""

@@ -39,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from emoca.animation.puppet import Puppet
-from emoca.commands.export import export_arkit_csv, gaze_weights, write_animated_glb
+from emoca.commands.export import animation_row, export_arkit_csv, write_animated_glb
 from emoca.commands.reconstruct import OutputWriter
 from emoca.errors import InputError
 from emoca.io.capture import Capture, CapturedFace
@@ -125,25 +125,25 @@ class FacePage:
                 raise InputError(name, "no face found")
             faces = faces[:1]
             self.writer.photo(Path(name), folder, image, faces, started, colour_render=False)  # not shown
-            face = Capture(folder / "params.json").first_face()
+            capture = Capture(folder / "params.json")
+            face = capture.first_face()
             puppet = Puppet(self.reconstructor.decoder, face)
             write_view_glb(folder / "view.glb", puppet, face)
-            export_arkit_csv(Capture(folder / "params.json"), folder / "take.csv", pose=True, names=puppet.names)
+            export_arkit_csv(capture, folder / "take.csv", pose=True, names=puppet.names)
         emotion = faces[0].emotion
-        sliders = {name: float(face.expression[puppet.names.index(name)]) for name in SLIDERS}
+        sliders = dict(zip(SLIDERS, face.weights_in(SLIDERS).tolist(), strict=True))
         return {"expression": face_json(face), "sliders": sliders,
                 "emotion": None if emotion is None else emotion.to_json(),
                 "timings_ms": {**{k: round(v, 1) for k, v in faces[0].timings_ms.items()},
                                "server_total": round(1000 * (time.perf_counter() - started), 1)}}
 
-
     def full_glb(self, folder: Path) -> None:
         """face.glb (every expression and gaze shape as a morph target), made when first asked for."""
         with self._lock:
             face = Capture(folder / "params.json").first_face()
-            gaze = np.zeros(2, np.float32) if face.gaze is None else face.gaze
-            write_animated_glb(folder / "face.glb", Puppet(self.reconstructor.decoder, face), [0.0],
-                               [np.concatenate([face.expression, gaze_weights(gaze[None])[0]])], [np.zeros(3)])
+            puppet = Puppet(self.reconstructor.decoder, face)
+            write_animated_glb(folder / "face.glb", puppet, [0.0], [animation_row(face, puppet.names)],
+                               [np.zeros(3)])
 
 
 def write_view_glb(path: Path, puppet: Puppet, face: CapturedFace) -> None:
@@ -152,7 +152,7 @@ def write_view_glb(path: Path, puppet: Puppet, face: CapturedFace) -> None:
     weight): about a seventh of face.glb, so the viewer is ready sooner."""
     model = puppet.model
     gaze = None if face.gaze is None else torch.as_tensor(face.gaze[None])
-    captured = puppet.vertices(torch.as_tensor(face.expression[None]), gaze)[0].numpy()
+    captured = puppet.vertices(torch.as_tensor(face.weights_in(puppet.names)[None]), gaze)[0].numpy()
     deltas = puppet.deltas[[puppet.names.index(name) for name in SLIDERS]].numpy()
     write_glb(path, captured, model.triangles.numpy(), model.units, deltas, list(SLIDERS), model.uv.numpy(),
               model.triangles_uv.numpy())
