@@ -108,3 +108,20 @@ def test_fit_on_cuda_agrees_with_the_cpu():
     assert on_cuda.identity.device.type == "cpu"  # results come back to the CPU
     difference = cpu_decoder.decode(on_cuda).landmarks_68 - cpu_decoder.decode(on_cpu).landmarks_68
     assert difference.norm(dim=-1).max() < 0.5  # pixels
+
+
+def test_a_warm_fit_that_holds_the_expression_moves_only_the_rest(ict_model):
+    decoder = FaceDecoder(ict_model)
+    generator = torch.Generator().manual_seed(3)
+    truth = decoder.neutral(1).replace(identity=torch.randn(1, ict_model.n_identity, generator=generator) * 0.8,
+                                       scale=torch.tensor([0.8]))
+    decoded = decoder.decode(truth, mesh=False)
+    targets = FaceTargets(torch.rand(1, 3, 224, 224, generator=generator), decoded.landmarks_68, decoded.dense)
+    start = truth.replace(identity=torch.zeros_like(truth.identity),
+                          expression=torch.full_like(truth.expression, 0.2))
+    short = FitConfig(pose_steps=2, shape_steps=5, appearance_steps=1)
+    held = PhotoFitter(decoder, replace(short, hold_expression=True)).predict(targets, init=start)
+    free = PhotoFitter(decoder, short).predict(targets, init=start)
+    assert torch.equal(held.expression, start.expression)
+    assert not torch.equal(free.expression, start.expression)
+    assert not torch.equal(held.identity, start.identity)

@@ -180,3 +180,19 @@ def test_same_named_photos_from_two_runs_keep_apart_and_folders_are_mirrored(tmp
     skipped = run_emoca("reconstruct", tmp_path / "second", "--out", out, "--method", "regress", "--json")
     assert skipped.returncode == 0 and json.loads(skipped.stdout)["skipped"] and "skipped" in skipped.stderr
     assert "emoca: 0 done, 1 skipped, 0 failed in" in skipped.stderr and "1 done, 0 skipped" in second.stderr
+
+
+def test_regress_plus_identity_keeps_the_regressors_expression_and_fits_the_identity(tmp_path, run_emoca):
+    faces = {}
+    for method in ("regress", "regress+identity"):
+        result = run_emoca("reconstruct", PHOTO, "--out", tmp_path / method, "--method", method)
+        assert result.returncode == 0, result.stderr
+        params = json.loads((tmp_path / method / PHOTO.stem / "params.json").read_text())
+        assert params["provenance"]["method"] == method
+        faces[method] = params["faces"][0]
+    regressed, refined = faces["regress"], faces["regress+identity"]
+    held = [name for name in regressed["expression"] if not name.startswith("eyeLook")]  # gaze: from each mesh
+    np.testing.assert_allclose([refined["expression"][name] for name in held],
+                               [regressed["expression"][name] for name in held], atol=1e-5)
+    assert not np.allclose(refined["identity"], regressed["identity"], atol=1e-3)
+    assert refined["emotion"]["source"] == "geometry"

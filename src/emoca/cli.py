@@ -7,6 +7,7 @@ from pathlib import Path
 
 from emoca import __version__
 from emoca.errors import InputError
+from emoca.methods import METHODS
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -142,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     emotion.add_argument("--from", dest="source", choices=("image", "geometry"), default="image",
                          help="image: the recogniser on the face crop (default); geometry: reconstruct the face, "
                               "then classify its 53 expression weights alone")
-    emotion.add_argument("--method", choices=("regress", "fit", "regress+fit"), default="regress",
+    emotion.add_argument("--method", choices=METHODS, default="regress",
                          help="--from geometry: how to reconstruct (default regress: EMOCA's regressor)")
     _add_resource_options(emotion)
     emotion.set_defaults(run=_emotion)
@@ -156,9 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--model", choices=("ict", "flame"), default="ict", help="face model (default ict)")
     reconstruct.add_argument("--flame", default=None, help="your FLAME generic_model.pkl (with --model flame)")
     reconstruct.add_argument("--device", default="cpu", help="where the prediction runs: cpu (default) or cuda[:N]")
-    reconstruct.add_argument("--method", choices=("fit", "regress", "regress+fit"), default="fit",
+    reconstruct.add_argument("--method", choices=METHODS, default="fit",
                              help="fit (analysis by synthesis, default), regress (the EMOCA regressor, ICT only), "
-                                  "or regress+fit (a short fit from the regressor's result)")
+                                  "regress+fit (a short fit from the regressor's result), or regress+identity "
+                                  "(that fit with the regressor's expression held: its emotion kept)")
     reconstruct.add_argument("--expression-encoder", default=None, metavar="SAFETENSORS|none",
                              help="regress: another stage-2 expression encoder, or none for stage 1's (ablations)")
     reconstruct.add_argument("--emotion-weight", type=float, default=0.0, metavar="W",
@@ -180,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a photo (reconstructed), a params.json, or neutral (ICT's mean face)")
     animate.add_argument("--out", required=True, help="output folder")
     animate.add_argument("--no-pose", action="store_true", help="keep the target's head still")
-    animate.add_argument("--method", choices=("regress", "fit", "regress+fit"), default="regress",
+    animate.add_argument("--method", choices=METHODS, default="regress",
                          help="how photos and videos are reconstructed (default regress)")
     animate.add_argument("--size", type=int, default=None, metavar="PX",
                          help="target render side (default: the source video's height, else 384)")
@@ -202,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "sliders, download its files")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
     serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    serve.add_argument("--method", choices=("regress", "fit", "regress+fit"), default="regress",
+    serve.add_argument("--method", choices=METHODS, default="regress",
                        help="how uploads are reconstructed (default regress)")
     serve.add_argument("--max-upload-mb", type=float, default=20.0, help="larger uploads are refused (default 20)")
     _add_resource_options(serve)

@@ -60,6 +60,8 @@ class FitConfig:
     refine: float = 0.2  # geometry rates are scaled by this in the appearance stage (Adam's first steps
     #                      move every parameter by about its rate: the photometric stage must not undo the fit)
     weights: LossWeights = field(default_factory=LossWeights)
+    hold_expression: bool = False  # keep the expression (and FLAME's jaw) at `init`'s: regress+fit keeps
+    #                                the regressor's expression, its emotion, and fits the rest
 
 
 class PhotoFitter:
@@ -129,7 +131,8 @@ class PhotoFitter:
                                              requires_grad=True)
         photometric = PhotometricTargets.of(targets, config.render_size)
         photo_emotion = self.emotion.target(photometric.photo) if config.weights.emotion else None
-        shape = [expression] + ([identity_parameter] if identity_parameter.requires_grad else [])
+        hold = config.hold_expression and warm
+        shape = ([] if hold else [expression]) + ([identity_parameter] if identity_parameter.requires_grad else [])
         pose, appearance = [rotation, log_scale, offset], [light, colours, coefficients]
         refine = config.refine
         anchor_values = None if anchor is None else (decoder.vector(anchor).to(device), anchor.rotation.to(device))
@@ -147,7 +150,7 @@ class PhotoFitter:
                               light, colours, coefficients, jaw)
 
         for stage, count, groups in stages:
-            optimiser = torch.optim.Adam([{"params": params, "lr": rate} for params, rate in groups])
+            optimiser = torch.optim.Adam([{"params": params, "lr": rate} for params, rate in groups if params])
             for _ in range(count):
                 losses = self._losses(stage, current(), targets, photometric, anchor_values, photo_emotion)
                 total = sum(losses.values()).sum()

@@ -25,12 +25,13 @@ WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 GEOMETRY_WEIGHTS = {"regress": WEIGHTS / "geometry_emotion_regress.safetensors",
                     "fit": WEIGHTS / "geometry_emotion_fit.safetensors"}
 """The shipped head of each reconstruction method that has one (`regress+fit` uses the fitter's: its
-expressions come out of the fitter's losses)."""
+expressions come out of the fitter's losses; `regress+identity` the regressor's: it keeps the regressor's
+expressions)."""
 
 
 def head_file(method: str) -> Path | None:
     """The shipped head a reconstruction method uses (None: it has none)."""
-    return GEOMETRY_WEIGHTS.get("fit" if method == "regress+fit" else method)
+    return GEOMETRY_WEIGHTS.get({"regress+fit": "fit", "regress+identity": "regress"}.get(method, method))
 
 
 RETRAIN = "retrain it with `python -m emoca.train.geometry_emotion` (see weights/geometry_emotion.md)"

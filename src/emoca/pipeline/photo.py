@@ -31,6 +31,7 @@ from emoca.facemodel.ict import EYE_LOOK, ICTFaceModel
 from emoca.fit.photo import FitConfig, PhotoFitter
 from emoca.io.images import load_image
 from emoca.losses.emotion import EmotionConsistency
+from emoca.methods import METHODS
 from emoca.nets.emotion import DEFAULT_WEIGHTS as EMOTION_WEIGHTS
 from emoca.nets.emotion import face_emotions, load_emotion_net
 from emoca.nets.geometry_emotion import GeometryEmotionNet, head_file, load_geometry_emotion
@@ -39,15 +40,15 @@ from emoca.predictor import Predictor, Refined
 from emoca.provenance import file_identities
 from emoca.targets import FaceTargets, face_targets
 
-METHODS = ("fit", "regress", "regress+fit")
-
 
 @dataclass
 class ReconstructorConfig:
     """model: "ict" (shipped) or "flame" (with `flame`, the user's generic_model.pkl). device: where the
     prediction runs ("cpu", "cuda"); detection and outputs stay on the CPU. method: "fit" (analysis by
-    synthesis, `emoca.fit.photo`), "regress" (the EMOCA regressor, `emoca.nets.regressor`; ICT only) or
-    "regress+fit" (the fit starts from the regressor's result with `refine_steps`). expression_encoder:
+    synthesis, `emoca.fit.photo`), "regress" (the EMOCA regressor, `emoca.nets.regressor`; ICT only),
+    "regress+fit" (the fit starts from the regressor's result with `refine_steps`) or "regress+identity"
+    (the same short fit with the regressor's expression held: its emotion kept, identity, pose, camera,
+    light and albedo fitted). expression_encoder:
     the regressor's stage-2 weights file (None: stage 1's own expression, for the ablation). fit: the fitter's
     schedule and loss weights (`fit.weights.emotion` > 0 adds the emotion-consistency term). emotion: each
     face's emotion from its expression parameters (`emoca.nets.geometry_emotion`) where the method has a
@@ -141,7 +142,8 @@ class Reconstructor:
         if config.method == "regress":
             return regressor
         pose, shape, appearance = config.refine_steps
-        short = replace(config.fit, pose_steps=pose, shape_steps=shape, appearance_steps=appearance)
+        short = replace(config.fit, pose_steps=pose, shape_steps=shape, appearance_steps=appearance,
+                        hold_expression=config.method == "regress+identity")
         return Refined(regressor, PhotoFitter(self.decoder, short, emotion))
 
     def _geometry_emotion(self) -> GeometryEmotionNet | None:
@@ -248,7 +250,7 @@ class Reconstructor:
         record = {"method": method, "files": file_identities(files)}
         if method == "fit":
             record["fit_config"] = asdict(self.config.fit)
-        if method == "regress+fit":
+        if method.startswith("regress+"):
             record["fit_config"] = asdict(self.config.fit) | {"steps": list(self.config.refine_steps)}
         return record
 
