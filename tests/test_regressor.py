@@ -1,5 +1,6 @@
 """The regressor's networks, weight files, predictor seam, and the emotion-consistency loss."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,6 +9,7 @@ from emoca.errors import InputError
 from emoca.losses.emotion import EmotionConsistency
 from emoca.nets.emotion import EmotionConfig, EmotionNet
 from emoca.nets.encoders import TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, Trunk, normalised_points
+from emoca.nets.identity_head import fit_ridge, head_of, load_identity_head, save_identity_head
 from emoca.nets.regressor import (
     Regressor,
     RegressorPredictor,
@@ -18,6 +20,7 @@ from emoca.nets.regressor import (
 from emoca.nets.weights_file import save_weights
 from emoca.render.shading import default_light
 from emoca.targets import FaceTargets
+from emoca.train.identity_head import nearest_is_same, subject_folds
 from emoca.train.regressor import STAGES, StageLoss
 
 
@@ -101,3 +104,37 @@ def test_the_expression_stage_loss_trains_the_expression_encoder_only(ict_model)
     sum(v for k, v in losses.items() if not k.startswith("_")).sum().backward()
     assert regressor.expression.head.mlp[-1].weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in coarse.parameters())
+
+
+def test_the_identity_head_is_the_ridge_fit_and_survives_its_fp16_file(tmp_path):
+    generator = np.random.default_rng(0)
+    inputs = generator.normal(size=(400, 2 * 546)) * 0.1
+    truth = generator.normal(size=(2 * 546, 100)) * 0.05
+    targets = inputs @ truth + 0.3
+    fit = fit_ridge(inputs, targets, penalty=1e-6)
+    np.testing.assert_allclose(fit(inputs), targets, atol=1e-4)  # an exact linear map is recovered
+    head = head_of(fit).eval().requires_grad_(False)
+    points = torch.as_tensor(inputs[:5].reshape(5, 546, 2), dtype=torch.float32)
+    torch.testing.assert_close(head(points), torch.as_tensor(fit(inputs[:5]), dtype=torch.float32), atol=1e-4,
+                               rtol=1e-4)
+    save_identity_head(head, tmp_path / "identity.safetensors", {"penalty": 1e-6})
+    loaded = load_identity_head(tmp_path / "identity.safetensors")
+    assert float((loaded(points) - head(points)).abs().max()) < 0.05  # fp16 storage, in standard deviations
+    with pytest.raises(InputError, match="python -m emoca.train.identity_head"):
+        load_identity_head(tmp_path / "missing.safetensors")
+    regressor = Regressor(torch.nn.Identity(), CoarseEncoder(100, 53, 4, 8), identity=loaded).eval()
+    features = torch.rand(5, 1280, 4, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(regressor.from_features(features, points).identity, loaded(points))
+
+
+def test_retrieval_and_subject_folds_know_their_answers():
+    identities = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.0, 5.2], [9.0, 0.0]])
+    assert nearest_is_same(identities, np.array(["a", "a", "b", "b", "c"])) == 0.8  # c's nearest is another person
+    assert nearest_is_same(identities, np.array(["a", "b", "a", "b", "c"])) == 0.0
+    subjects = np.array(["a", "a", "b", "b", "b", "c", "d", "d", "e", "e"])
+    folds = subject_folds(subjects, 2)
+    assert not (folds[0] & folds[1]).any() and not (folds[0] | folds[1])[5]  # c (one photo) in no fold
+    assert (folds[0] | folds[1]).sum() == 9
+    for fold in folds:  # a person's photos stay together
+        assert all(fold[subjects == person].all() or not fold[subjects == person].any() for person in "abde")

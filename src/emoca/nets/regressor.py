@@ -2,8 +2,10 @@
 
 Stage 1 (`regressor_coarse.safetensors`) gives every parameter; stage 2 (`regressor_expression
 .safetensors`, EMOCA's expression encoder trained with the emotion-consistency loss) replaces the
-expression when present. Both are trained by `python -m emoca.train.regressor` (ICT only: the weights
-are for ICT's 100 identity modes and 53 blendshapes).
+expression when present, and the identity head (`regressor_identity.safetensors`, distilled from the
+fitter's identities, `emoca.nets.identity_head`) the identity. The stages are trained by `python -m
+emoca.train.regressor`, the identity head by `python -m emoca.train.identity_head` (ICT only: the
+weights are for ICT's 100 identity modes and 53 blendshapes).
 """
 
 from dataclasses import asdict
@@ -12,8 +14,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from emoca.decode.camera_fit import fit_camera
+from emoca.decode.decoder import FaceDecoder
 from emoca.face_params import FaceParams
 from emoca.nets.encoders import CoarseEncoder, ExpressionEncoder, HeadConfig, Trunk, normalised_points
+from emoca.nets.identity_head import WEIGHTS as IDENTITY_WEIGHTS
+from emoca.nets.identity_head import IdentityHead, load_identity_head
 from emoca.nets.weights_file import read_weights
 from emoca.targets import FaceTargets
 
@@ -41,26 +47,30 @@ def coarse_metadata(coarse: CoarseEncoder, extra: dict) -> dict:
 
 
 class Regressor(nn.Module):
-    """trunk + coarse encoder (+ expression encoder). `forward(images, points)` -> `FaceParams`.
-    images: (B, 3, S, S) crops in [0, 1]; points: (B, 546, 2) from `normalised_points`."""
+    """trunk + coarse encoder (+ expression encoder) (+ identity head). `forward(images, points)` ->
+    `FaceParams`. images: (B, 3, S, S) crops in [0, 1]; points: (B, 546, 2) from `normalised_points`."""
 
-    def __init__(self, trunk: Trunk, coarse: CoarseEncoder, expression: ExpressionEncoder | None = None) -> None:
+    def __init__(self, trunk: Trunk, coarse: CoarseEncoder, expression: ExpressionEncoder | None = None,
+                 identity: IdentityHead | None = None) -> None:
         super().__init__()
-        self.trunk, self.coarse, self.expression = trunk, coarse, expression
+        self.trunk, self.coarse, self.expression, self.identity = trunk, coarse, expression, identity
 
     def from_features(self, features: torch.Tensor, points: torch.Tensor) -> FaceParams:
         """`FaceParams` from (B, 1280, 4, 4) trunk features (cached in training) and the points."""
         params = self.coarse(features, points)
-        return params if self.expression is None else params.replace(expression=self.expression(features, points))
+        if self.expression is not None:
+            params = params.replace(expression=self.expression(features, points))
+        return params if self.identity is None else params.replace(identity=self.identity(points))
 
     def forward(self, images: torch.Tensor, points: torch.Tensor) -> FaceParams:
         return self.from_features(self.trunk(images), points)
 
     @classmethod
-    def load(cls, coarse_path: Path = COARSE_WEIGHTS, expression_path: Path | None = EXPRESSION_WEIGHTS
-             ) -> "Regressor":
-        """The shipped (or given) stage weights, eval mode; no expression encoder when `expression_path`
-        is None. Raises `InputError` naming a missing or unreadable file."""
+    def load(cls, coarse_path: Path = COARSE_WEIGHTS, expression_path: Path | None = EXPRESSION_WEIGHTS,
+             identity_path: Path | None = IDENTITY_WEIGHTS) -> "Regressor":
+        """The shipped (or given) weights, eval mode; no expression encoder when `expression_path` is
+        None, the coarse encoder's identity when `identity_path` is None. Raises `InputError` naming a
+        missing or unreadable file."""
         state, metadata = read_head(coarse_path)
         coarse = coarse_from_metadata(metadata)
         coarse.load_state_dict(state)
@@ -69,16 +79,20 @@ class Regressor(nn.Module):
             expression_state, _ = read_head(expression_path)
             expression = ExpressionEncoder(coarse.sizes["expression"], coarse.config)
             expression.load_state_dict(expression_state)
-        return cls(Trunk(), coarse, expression).eval()
+        identity = None if identity_path is None else load_identity_head(identity_path)
+        return cls(Trunk(), coarse, expression, identity).eval()
 
 
 class RegressorPredictor:
     """The `emoca.predictor.Predictor` of a `Regressor` (CPU or any device; no iteration, so `init` and
-    `anchor` are not used; `shared_identity` averages the batch's identities; `identity` replaces them)."""
+    `anchor` are not used; `shared_identity` averages the batch's identities; `identity` replaces them).
+    With a `decoder`, the camera is solved again for the final identity (`emoca.decode.camera_fit`)
+    whenever the identity is not the coarse encoder's own."""
 
-    def __init__(self, regressor: Regressor, crop_size: int, device: str = "cpu") -> None:
+    def __init__(self, regressor: Regressor, crop_size: int, device: str = "cpu",
+                 decoder: FaceDecoder | None = None) -> None:
         self.regressor = regressor.to(device).eval()
-        self.crop_size, self.device = crop_size, torch.device(device)
+        self.crop_size, self.device, self.decoder = crop_size, torch.device(device), decoder
 
     def predict(self, targets: FaceTargets, init: FaceParams | None = None, anchor: FaceParams | None = None,
                 identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams:
@@ -87,7 +101,11 @@ class RegressorPredictor:
             params = self.regressor(targets.images, normalised_points(targets.landmarks_68, targets.dense,
                                                                       self.crop_size)).to("cpu")
         if identity is not None:
-            return params.with_identity(identity.cpu())
-        if shared_identity:
-            return params.with_identity(params.identity.mean(0))
-        return params
+            params = params.with_identity(identity.cpu())
+        elif shared_identity:
+            params = params.with_identity(params.identity.mean(0))
+        if self.decoder is None or (identity is None and not shared_identity and self.regressor.identity is None):
+            return params
+        device = self.decoder.device
+        with torch.no_grad():
+            return fit_camera(self.decoder, params.to(device), targets.to(device)).to("cpu")

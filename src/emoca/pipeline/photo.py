@@ -35,6 +35,7 @@ from emoca.methods import METHODS
 from emoca.nets.emotion import DEFAULT_WEIGHTS as EMOTION_WEIGHTS
 from emoca.nets.emotion import face_emotions, load_emotion_net
 from emoca.nets.geometry_emotion import GeometryEmotionNet, head_file, load_geometry_emotion
+from emoca.nets.identity_head import WEIGHTS as IDENTITY_WEIGHTS
 from emoca.nets.regressor import COARSE_WEIGHTS, EXPRESSION_WEIGHTS, Regressor, RegressorPredictor
 from emoca.predictor import Predictor, Refined
 from emoca.provenance import file_identities
@@ -138,7 +139,8 @@ class Reconstructor:
         if config.model != "ict":
             raise InputError("--method", f"the regressor is trained for ICT; use --method fit with {config.model}")
         expression = None if config.expression_encoder is None else Path(config.expression_encoder)
-        regressor = RegressorPredictor(Regressor.load(expression_path=expression), self.crop.size, config.device)
+        regressor = RegressorPredictor(Regressor.load(expression_path=expression), self.crop.size, config.device,
+                                       self.decoder)
         if config.method == "regress":
             return regressor
         pose, shape, appearance = config.refine_steps
@@ -242,7 +244,7 @@ class Reconstructor:
         files = [*self.decoder.terms.files, LANDMARKS_68_FILE]
         if method != "fit":
             expression = self.config.expression_encoder
-            files += [COARSE_WEIGHTS] + ([Path(expression)] if expression else [])
+            files += [COARSE_WEIGHTS, IDENTITY_WEIGHTS] + ([Path(expression)] if expression else [])
         if self.config.fit.weights.emotion:
             files.append(EMOTION_WEIGHTS)
         if self.geometry_emotion is not None:
