@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from emoca.datasets.helen import nme
+from emoca.decode.camera_fit import fit_camera
 from emoca.decode.decoder import FaceDecoder
 from emoca.decode.image_space import camera_between_crops, screen_in_image
 from emoca.decode.jaw_contour import JAW, JawContour, load_jaw_offsets, shift_along_outline
@@ -125,3 +126,18 @@ def test_a_warm_fit_that_holds_the_expression_moves_only_the_rest(ict_model):
     assert torch.equal(held.expression, start.expression)
     assert not torch.equal(free.expression, start.expression)
     assert not torch.equal(held.identity, start.identity)
+
+
+def test_the_closed_form_camera_puts_a_face_back_on_its_points(ict_model):
+    decoder = FaceDecoder(ict_model)
+    generator = torch.Generator().manual_seed(4)
+    truth = decoder.neutral(2).replace(identity=torch.randn(2, ict_model.n_identity, generator=generator) * 0.5,
+                                       rotation=torch.tensor([[0.1, 0.3, 0.0], [-0.1, -0.2, 0.05]]),
+                                       scale=torch.tensor([0.8, 0.6]), offset=torch.tensor([[0.05, -0.1], [-0.1, 0.0]]))
+    decoded = decoder.decode(truth, mesh=False)
+    targets = FaceTargets(torch.zeros(2, 3, 224, 224), decoded.landmarks_68, decoded.dense)
+    moved = truth.replace(scale=truth.scale * 1.3, offset=truth.offset + 0.2)
+    solved = fit_camera(decoder, moved, targets)
+    torch.testing.assert_close(solved.scale, truth.scale, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(solved.offset, truth.offset, atol=1e-4, rtol=1e-4)
+    assert torch.equal(solved.identity, truth.identity) and torch.equal(solved.rotation, truth.rotation)

@@ -60,8 +60,8 @@ class FitConfig:
     refine: float = 0.2  # geometry rates are scaled by this in the appearance stage (Adam's first steps
     #                      move every parameter by about its rate: the photometric stage must not undo the fit)
     weights: LossWeights = field(default_factory=LossWeights)
-    hold_expression: bool = False  # keep the expression (and FLAME's jaw) at `init`'s: regress+fit keeps
-    #                                the regressor's expression, its emotion, and fits the rest
+    hold_expression: bool = False  # warm starts: keep the expression (and FLAME's jaw) at `init`'s
+    #                                (regress+identity: the regressor's emotion is kept, the rest fitted)
 
 
 class PhotoFitter:
