@@ -120,7 +120,7 @@ class OutputWriter:
         written, last = 0, None
         size = (2 * reader.width, reader.height)
         with atomic_path(folder / "params.jsonl") as lines_path, open(lines_path, "w") as lines, \
-                VideoWriter(folder / "overlay.mp4", reader.fps, size) as overlay:
+                VideoWriter(folder / "overlay.mp4", reader.fps, size, preset="veryfast") as overlay:
             frames = tqdm(reader, total=reader.frame_count or None, desc=path.name, unit="frame", leave=False,
                           file=sys.stderr)
             for frame in video.frames(iter(frames), reader.fps):
