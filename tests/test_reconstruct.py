@@ -196,3 +196,28 @@ def test_regress_plus_identity_keeps_the_regressors_expression_and_fits_the_iden
                                [regressed["expression"][name] for name in held], atol=1e-5)
     assert not np.allclose(refined["identity"], regressed["identity"], atol=1e-3)
     assert refined["emotion"]["source"] == "geometry"
+
+
+def test_a_face_rendered_in_its_window_matches_the_whole_image_render():
+    import torch
+
+    from emoca.commands.reconstruct import WINDOW_STEP, OutputWriter, _window
+    from emoca.decode.image_space import screen_in_image
+    from emoca.io.images import load_image
+    from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
+    from emoca.render.renderer import Renderer, RendererConfig
+
+    reconstructor = Reconstructor(ReconstructorConfig(method="regress"))
+    image = load_image(PHOTO)
+    face = reconstructor.reconstruct(image)[0]
+    colour, grey, covered = OutputWriter(reconstructor)._render(image, [face], colour=True)
+    whole = Renderer(reconstructor.model.triangles, config=RendererConfig(image_size=image.shape[:2]))
+    screen = screen_in_image(face.decoded.vertices, face.params.scale, face.params.offset, reconstructor.crop.size,
+                             face.to_input[None])
+    with torch.no_grad():
+        expected = whole(face.decoded.vertices, screen, face.decoded.albedo, face.params.light).image
+    expected = (expected[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    assert covered.mean() > 0.05 and np.abs(colour.astype(int) - expected).max() <= 1
+    assert _window(np.array([[-50.0, -50.0], [-10.0, -10.0]]), 100, 100) is None  # off the image
+    top, left, rows, columns = _window(np.array([[90.0, 95.0], [99.5, 99.0]]), 100, 300)
+    assert (rows, columns) == (64, WINDOW_STEP) and top + rows <= 100 and left <= 90 and left + columns >= 100

@@ -32,6 +32,25 @@ from emoca.pipeline.photo import Face, Reconstructor, ReconstructorConfig
 from emoca.pipeline.video import VideoReconstructor
 from emoca.render.renderer import Renderer, RendererConfig
 
+WINDOW_STEP = 64  # render windows are rounded up to this many pixels a side (renderers are reused)
+
+
+def _window(points: np.ndarray, height: int, width: int) -> tuple[int, int, int, int] | None:
+    """(top, left, rows, columns) of an image window holding (V, 2) pixel points (x, y) with a pixel to
+    spare, its sides rounded up to `WINDOW_STEP` and kept inside the (height, width) image; None when
+    the points miss the image."""
+    low = np.floor(points.min(0)).astype(int) - 1
+    high = np.ceil(points.max(0)).astype(int) + 2
+    if (high[0] <= 0) or (high[1] <= 0) or (low[0] >= width) or (low[1] >= height):
+        return None
+    bounds = []
+    for start, stop, size in ((low[1], high[1], height), (low[0], high[0], width)):
+        start, stop = max(start, 0), min(stop, size)
+        side = min(-(-(stop - start) // WINDOW_STEP) * WINDOW_STEP, size)
+        bounds.append((min(start, size - side), side))
+    (top, rows), (left, columns) = bounds
+    return top, left, rows, columns
+
 
 class OutputWriter:
     """Writes a reconstruction's files: meshes, renders and overlays at the photo's size, params.json."""
@@ -39,7 +58,7 @@ class OutputWriter:
     def __init__(self, reconstructor: Reconstructor) -> None:
         self.reconstructor = reconstructor
         self.provenance = reconstructor.provenance()
-        self._image_renderer: Renderer | None = None
+        self._renderers: dict[tuple[int, int], Renderer] = {}
 
     def photo(self, path: Path, folder: Path, image: np.ndarray, faces: list[Face], started: float,
               colour_render: bool = True) -> None:
@@ -80,18 +99,21 @@ class OutputWriter:
         write_obj(path, vertices, model.triangles.cpu().numpy(), model.units, *uv)
 
     def _renderer(self, height: int, width: int) -> Renderer:
-        """A renderer at the photo's size, kept while sizes repeat (every frame of a video)."""
-        if self._image_renderer is None or self._image_renderer.config.image_size != (height, width):
-            self._image_renderer = Renderer(self.reconstructor.model.triangles.cpu(),
-                                            config=RendererConfig(image_size=(height, width)))
-        return self._image_renderer
+        """A renderer of `height` x `width` images, kept while sizes repeat (windows are rounded to
+        `WINDOW_STEP`, so a video's frames reuse a few)."""
+        if (height, width) not in self._renderers:
+            if len(self._renderers) >= 16:
+                self._renderers.clear()
+            self._renderers[(height, width)] = Renderer(self.reconstructor.model.triangles.cpu(),
+                                                        config=RendererConfig(image_size=(height, width)))
+        return self._renderers[(height, width)]
 
     def _render(self, image: np.ndarray, faces: list[Face], colour: bool
                 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """At the photo's size: the colour render (None unless `colour`), the grey geometry ((H, W, 3) uint8
-        each) and the (H, W, 1) bool coverage of all faces."""
+        each) and the (H, W, 1) bool coverage of all faces. Each face is rendered only in the window its
+        projected mesh covers (the same pixels as a whole-image render, far fewer to shade)."""
         height, width = image.shape[:2]
-        renderer = self._renderer(height, width)
         crop_size = self.reconstructor.crop.size
         colours = np.zeros((height, width, 3), np.float32)
         grey = np.zeros_like(colours)
@@ -100,13 +122,20 @@ class OutputWriter:
             for face in faces:  # nearer faces drawn last would need depth; faces rarely overlap
                 params, vertices = face.params, face.decoded.vertices
                 screen = screen_in_image(vertices, params.scale, params.offset, crop_size, face.to_input[None])
+                window = _window(screen[0, :, :2].numpy(), height, width)
+                if window is None:  # the face lies outside the image
+                    continue
+                top, left, rows, columns = window
+                renderer = self._renderer(rows, columns)
+                screen = screen - torch.tensor([left, top, 0.0, 0.0], dtype=screen.dtype)
+                area = (slice(top, top + rows), slice(left, left + columns))
                 geometry = renderer.geometry(vertices, screen)
                 face_covered = geometry.sum(1)[0].numpy()[..., None] > 0
-                grey = np.where(face_covered, geometry[0].permute(1, 2, 0).numpy(), grey)
+                grey[area] = np.where(face_covered, geometry[0].permute(1, 2, 0).numpy(), grey[area])
                 if colour:
                     out = renderer(vertices, screen, face.decoded.albedo, params.light)
-                    colours = np.where(face_covered, out.image[0].permute(1, 2, 0).numpy(), colours)
-                covered |= face_covered
+                    colours[area] = np.where(face_covered, out.image[0].permute(1, 2, 0).numpy(), colours[area])
+                covered[area] |= face_covered
         to_uint8 = lambda a: (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
         return (to_uint8(colours) if colour else None), to_uint8(grey), covered
 
