@@ -190,6 +190,7 @@ def test_regress_plus_identity_keeps_the_regressors_expression_and_fits_the_iden
         params = json.loads((tmp_path / method / PHOTO.stem / "params.json").read_text())
         assert params["provenance"]["method"] == method
         faces[method] = params["faces"][0]
+    assert params["provenance"]["fit_config"]["hold_expression"] is True  # the fit that ran, recorded
     regressed, refined = faces["regress"], faces["regress+identity"]
     held = [name for name in regressed["expression"] if not name.startswith("eyeLook")]  # gaze: from each mesh
     np.testing.assert_allclose([refined["expression"][name] for name in held],

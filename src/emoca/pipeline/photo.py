@@ -143,10 +143,15 @@ class Reconstructor:
                                        self.decoder)
         if config.method == "regress":
             return regressor
+        return Refined(regressor, PhotoFitter(self.decoder, self._refine_config(), emotion))
+
+    def _refine_config(self) -> FitConfig:
+        """The short fit of regress+fit and regress+identity: `refine_steps`, the expression held for
+        regress+identity."""
+        config = self.config
         pose, shape, appearance = config.refine_steps
-        short = replace(config.fit, pose_steps=pose, shape_steps=shape, appearance_steps=appearance,
-                        hold_expression=config.method == "regress+identity")
-        return Refined(regressor, PhotoFitter(self.decoder, short, emotion))
+        return replace(config.fit, pose_steps=pose, shape_steps=shape, appearance_steps=appearance,
+                       hold_expression=config.method == "regress+identity")
 
     def _geometry_emotion(self) -> GeometryEmotionNet | None:
         """The emotion-from-geometry head of `config.method` (regress+fit: the fitter's, since its
@@ -253,7 +258,7 @@ class Reconstructor:
         if method == "fit":
             record["fit_config"] = asdict(self.config.fit)
         if method.startswith("regress+"):
-            record["fit_config"] = asdict(self.config.fit) | {"steps": list(self.config.refine_steps)}
+            record["fit_config"] = asdict(self._refine_config()) | {"steps": list(self.config.refine_steps)}
         return record
 
 
