@@ -108,7 +108,7 @@ def test_a_bad_upload_is_one_line_and_the_page_goes_on(page, tmp_path):
 
 def test_large_uploads_are_refused_before_decoding(server):
     body = b"--b\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"big.jpg\"\r\n\r\n"
-    body += os.urandom(3 * 1024 * 1024) + b"\r\n--b--\r\n"
+    body += os.urandom(24 * 1024 * 1024) + b"\r\n--b--\r\n"
     request = urllib.request.Request(f"{server}/api/reconstruct", data=body, method="POST",
                                      headers={"Content-Type": "multipart/form-data; boundary=b"})
     with pytest.raises(urllib.error.HTTPError) as refused:

@@ -163,6 +163,20 @@ def face_json(face: CapturedFace) -> dict[str, float]:
     return {name: round(float(weight), 4) for name, weight in zip(face.expression_names, face.expression, strict=True)}
 
 
+DRAIN_MB = 64
+"""An oversized upload's body is read and dropped up to this size before the 413 is sent, so a client
+still sending gets the answer instead of a broken pipe; past it the connection is closed unread."""
+
+
+async def _discard_body(request: Request, most: int) -> None:
+    """Read and drop up to `most` bytes of the request body, never keeping it (bytes)."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > most:
+            return
+
+
 def create_app(config: ServeConfig | None = None) -> FastAPI:
     """The FastAPI application (models loaded here, once)."""
     config = config or ServeConfig()
@@ -189,7 +203,8 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     async def reconstruct(request: Request) -> JSONResponse:
         too_large = f"larger than the {config.max_upload_mb:g} MB limit"
         declared = int(request.headers.get("content-length") or 0)
-        if declared > limit + 64 * 1024:  # refused on the declared size, before reading the body
+        if declared > limit + 64 * 1024:  # refused on the declared size, never decoded
+            await _discard_body(request, DRAIN_MB * 1024 * 1024)
             return JSONResponse({"error": f"upload: {too_large}"}, 413)
         try:
             form = await request.form(max_files=1, max_fields=4, max_part_size=limit)
