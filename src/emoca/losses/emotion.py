@@ -9,12 +9,28 @@ The render is the reconstruction with its own predicted albedo and light, compos
 crop (the recogniser was trained on whole face crops with hair and background: keeping them identical
 means the only difference between the two images is the face, which is what the loss should judge;
 a render on black would also teach the loss that a black surround looks "neutral" or "fearful").
+
+`compare` adds the recogniser's class view of the same two images: the KL divergence of the render's
+class distribution from the photo's (the cosine alone can be small while the most likely class differs)
+and whether the two most likely classes agree (a validation figure from our own recogniser).
 """
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from emoca.nets.emotion import EmotionNet
+
+
+@dataclass
+class EmotionComparison:
+    """One batch's photo-vs-render comparison, each (B,): `distance` 1 - cos of the features, `divergence`
+    KL(photo classes || render classes) in nats, `agrees` whether the most likely classes are equal."""
+
+    distance: torch.Tensor
+    divergence: torch.Tensor
+    agrees: torch.Tensor
 
 
 class EmotionConsistency:
@@ -33,3 +49,13 @@ class EmotionConsistency:
     def __call__(self, rendered: torch.Tensor, photo_features: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) renders composited over their crops, (B, 1280) photo features -> (B,)."""
         return 1 - F.cosine_similarity(self.net.features(rendered), photo_features.float(), dim=-1)
+
+    def compare(self, rendered: torch.Tensor, photo_features: torch.Tensor) -> EmotionComparison:
+        """`__call__`'s distance with the class divergence and agreement (the recogniser's classifier on
+        both feature vectors, without dropout)."""
+        rendered_features, photo_features = self.net.features(rendered), photo_features.float()
+        render_log = F.log_softmax(self.net.classifier(rendered_features), -1)
+        photo_log = F.log_softmax(self.net.classifier(photo_features), -1)
+        divergence = (photo_log.exp() * (photo_log - render_log)).sum(-1)
+        return EmotionComparison(1 - F.cosine_similarity(rendered_features, photo_features, dim=-1), divergence,
+                                 render_log.argmax(-1) == photo_log.argmax(-1))

@@ -29,6 +29,7 @@ alone validates and writes; resuming is the same. The trainer computes on the CP
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import time
@@ -38,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from emoca.decode.camera_fit import fit_camera
 from emoca.decode.decoder import FaceDecoder
 from emoca.distributed.torchrun import agree, join, leave, shard, wrap
 from emoca.face_params import FaceParams
@@ -48,6 +50,7 @@ from emoca.losses.priors import gaussian_prior, light_prior, sparsity_prior
 from emoca.losses.reconstruction import LandmarkWeights, PhotometricTargets, landmark_losses, photometric_term
 from emoca.nets.emotion import load_emotion_net
 from emoca.nets.encoders import TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, normalised_points
+from emoca.nets.identity_head import load_identity_head
 from emoca.nets.regressor import (
     COARSE_WEIGHTS,
     EXPRESSION_WEIGHTS,
@@ -88,14 +91,17 @@ class StageConfig:
     albedo_prior: float = 1e-2
     pseudo_identity: float = 0.05  # x mean squared difference from the fitter's identity
     pseudo_appearance: float = 1.0  # x mean squared difference from the fitter's light and albedo
-    emotion: float = 0.0  # the emotion-consistency term (stage 2)
+    emotion: float = 0.0  # the emotion-consistency term (stage 2): x the features' cosine distance
+    emotion_classes: float = 0.0  # x the KL divergence of the render's classes from the photo's (stage 2)
+    identity_head: bool = False  # decode with the identity head's identity and the camera solved for it,
+    #                              as `--method regress` does (stage 2), instead of the coarse identity
     seed: int = 0
 
 
 STAGES = {
     "coarse": StageConfig(steps=6000),
     "expression": StageConfig(steps=1500, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
-                              pseudo_appearance=0.0, emotion=1.0),
+                              pseudo_appearance=0.0, emotion=1.0, identity_head=True),
 }
 
 
@@ -146,6 +152,8 @@ class StageLoss:
     def __call__(self, params: FaceParams, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         config, decoder = self.config, self.decoder
         targets = FaceTargets(batch["images"], batch["landmarks_68"], batch["dense"])
+        if config.identity_head:  # the camera of the head's identity, as at inference
+            params = fit_camera(decoder, params, targets)
         losses = landmark_losses(decoder.decode(params, mesh=False), targets, config.landmarks)
         shown = slice(0, min(config.rendered_faces, len(params)))  # the rendered faces (every face in stage 2)
         photometric = PhotometricTargets.of(targets[shown], config.render_size)
@@ -166,11 +174,16 @@ class StageLoss:
                 _masked_mse(getattr(params, name), batch[f"pseudo_{name}"]) for name in ("light", "colours",
                                                                                           "coefficients"))
         if self.emotion is not None:  # measured in the control too (without a gradient), for the ablation
-            with torch.set_grad_enabled(bool(config.emotion) and torch.is_grad_enabled()):
-                distance = _padded(self.emotion(rendered, batch["photo_emotion"][shown]) * share, len(params))
-            if config.emotion:
-                losses["emotion"] = config.emotion * distance
+            weighted = bool(config.emotion or config.emotion_classes)
+            with torch.set_grad_enabled(weighted and torch.is_grad_enabled()):
+                compared = self.emotion.compare(rendered, batch["photo_emotion"][shown])
+            distance = _padded(compared.distance * share, len(params))
+            divergence = _padded(compared.divergence * share, len(params))
+            if weighted:
+                losses["emotion"] = config.emotion * distance + config.emotion_classes * divergence
             losses["_emotion_distance"] = distance.detach()
+            losses["_emotion_divergence"] = divergence.detach()
+            losses["_emotion_disagreement"] = _padded((~compared.agrees).float() * share, len(params))
         return losses
 
 
@@ -223,10 +236,10 @@ def _points(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return normalised_points(batch["landmarks_68"], batch["dense"], TRUNK_SIZE)
 
 
-def build(stage: str, init: Path | None, control: bool, decoder: FaceDecoder
+def build(stage: str, init: Path | None, control: bool, decoder: FaceDecoder, identity_head: bool = False
           ) -> tuple[Regressor, torch.nn.Module, dict]:
     """The regressor to train (sized for `decoder`'s model and albedo), its trainable part and the metadata
-    its weights file records."""
+    its weights file records; stage 2 decodes with the frozen identity head when `identity_head`."""
     if stage == "coarse":
         if init is not None:
             state, metadata = read_head(init)
@@ -245,7 +258,8 @@ def build(stage: str, init: Path | None, control: bool, decoder: FaceDecoder
     if init is not None:
         expression.load_state_dict(read_head(init)[0])
     extra = {"stage": "expression", "emotion_loss": not control}
-    return Regressor(torch.nn.Identity(), coarse, expression), expression, coarse_metadata(coarse, extra)
+    identity = load_identity_head().requires_grad_(False) if identity_head else None
+    return Regressor(torch.nn.Identity(), coarse, expression, identity), expression, coarse_metadata(coarse, extra)
 
 
 class _FromFeatures(torch.nn.Module):
@@ -260,14 +274,15 @@ class _FromFeatures(torch.nn.Module):
 
 
 def train(stage: str, max_minutes: float, init: Path | None, control: bool, steps: int | None,
-          run: Path | None = None, out: Path | None = None) -> bool:
+          run: Path | None = None, out: Path | None = None, overrides: dict[str, float] | None = None) -> bool:
     """Run (or resume) one stage for at most `max_minutes`; returns True when the stage is done. `run`:
-    the run folder (default under the cache), `out`: the weights file (default the shipped one)."""
+    the run folder (default under the cache), `out`: the weights file (default the shipped one),
+    `overrides`: `StageConfig` numbers replaced (e.g. {"emotion_classes": 1.0})."""
     started = time.monotonic()
     ranks = join()
-    config = STAGES[stage]
+    config = replace(STAGES[stage], **(overrides or {}))
     if control:
-        config = replace(config, emotion=0.0)
+        config = replace(config, emotion=0.0, emotion_classes=0.0)
     if steps:
         config = replace(config, steps=steps)
     run = run or CACHE / (f"run_{stage}" + ("_noemotion" if control else ""))
@@ -275,7 +290,7 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
     out = out or (COARSE_WEIGHTS if stage == "coarse" else (CONTROL_WEIGHTS if control else EXPRESSION_WEIGHTS))
     torch.manual_seed(config.seed)
     decoder = FaceDecoder(ICTFaceModel(), TRUNK_SIZE)
-    regressor, trainable, metadata = build(stage, init, control, decoder)
+    regressor, trainable, metadata = build(stage, init, control, decoder, config.identity_head)
     forward = wrap(_FromFeatures(regressor), ranks)
     emotion = EmotionConsistency(load_emotion_net()) if stage == "expression" else None
     loss = StageLoss(decoder, config, emotion)
@@ -336,8 +351,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=None, help="override the stage's step count")
     parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default: under the cache)")
     parser.add_argument("--out", type=Path, default=None, help="weights file (default: the shipped one)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=NUMBER",
+                        help="replace one of the stage's numbers (StageConfig), e.g. emotion_classes=1.0")
     args = parser.parse_args(argv)
-    train(args.stage, args.max_minutes, args.init, args.no_emotion, args.steps, args.run_dir, args.out)
+    try:
+        overrides = {name: _number(StageConfig, name, value) for name, value in
+                     (item.split("=", 1) for item in args.set)}
+    except ValueError as error:
+        parser.error(f"--set: {error}")
+    train(args.stage, args.max_minutes, args.init, args.no_emotion, args.steps, args.run_dir, args.out, overrides)
+
+
+def _number(config: type, name: str, value: str) -> float | int | bool:
+    """`value` parsed as the type of `config`'s number field `name`; ValueError naming what is wrong."""
+    fields = {f.name: f.default for f in dataclasses.fields(config)}
+    if name not in fields or not isinstance(fields[name], (int, float)):
+        raise ValueError(f"{name!r} is not one of the stage's numbers")
+    kind = type(fields[name])
+    return value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
 
 
 if __name__ == "__main__":
