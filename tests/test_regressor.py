@@ -21,7 +21,7 @@ from emoca.nets.weights_file import save_weights
 from emoca.render.shading import default_light
 from emoca.targets import FaceTargets
 from emoca.train.identity_head import nearest_is_same, subject_folds
-from emoca.train.regressor import STAGES, StageLoss
+from emoca.train.regressor import STAGES, StageConfig, StageLoss, _number
 
 
 def _inputs(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,6 +85,31 @@ def test_emotion_consistency_is_zero_for_the_photo_and_reaches_the_render():
     assert bool((distance > 0).all())
     distance.sum().backward()
     assert render.grad.abs().sum() > 0 and all(p.grad is None for p in loss.net.parameters())
+    same = loss.compare(photo, target)
+    torch.testing.assert_close(same.divergence, torch.zeros(2), atol=1e-5, rtol=0)
+    assert bool(same.agrees.all())
+
+
+class _ColourNet(torch.nn.Module):
+    """A stand-in recogniser: features are the mean colour, the classifier the identity (3 classes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.classifier = torch.nn.Identity()
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return images.mean((2, 3))
+
+
+def test_the_class_divergence_is_kl_from_the_photo_and_agreement_the_top_class():
+    loss = EmotionConsistency(_ColourNet())
+    photo = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]]).view(2, 3, 1, 1).expand(2, 3, 4, 4)
+    render = torch.tensor([[0.0, 1.0, 0.0], [0.0, 2.0, 0.0]]).view(2, 3, 1, 1).expand(2, 3, 4, 4)
+    compared = loss.compare(render, loss.target(photo))
+    p, q = torch.softmax(torch.tensor([1.0, 0, 0]), 0), torch.softmax(torch.tensor([0, 1.0, 0]), 0)
+    torch.testing.assert_close(compared.divergence, torch.stack([(p * (p / q).log()).sum(), torch.tensor(0.0)]))
+    torch.testing.assert_close(compared.distance, torch.tensor([1.0, 0.0]))  # orthogonal, then equal colours
+    assert compared.agrees.tolist() == [False, True]
 
 
 def test_the_expression_stage_loss_trains_the_expression_encoder_only(ict_model):
@@ -99,7 +124,7 @@ def test_the_expression_stage_loss_trains_the_expression_encoder_only(ict_model)
              "dense": placed.dense, "photo_emotion": torch.rand(2, 1280)}
     loss = StageLoss(decoder, STAGES["expression"], EmotionConsistency(EmotionNet(EmotionConfig(pretrained=False))))
     losses = loss(regressor.from_features(features, points), batch)
-    assert {"ibug", "photometric", "emotion", "expression_prior"} <= set(losses)
+    assert {"ibug", "photometric", "emotion", "expression_prior", "_emotion_disagreement"} <= set(losses)
     assert all(bool(torch.isfinite(v).all()) for v in losses.values())
     sum(v for k, v in losses.items() if not k.startswith("_")).sum().backward()
     assert regressor.expression.head.mlp[-1].weight.grad.abs().sum() > 0
@@ -139,3 +164,11 @@ def test_retrieval_and_subject_folds_know_their_answers():
     assert (folds[0] | folds[1]).sum() == 9
     for fold in folds:  # a person's photos stay together
         assert all(fold[subjects == person].all() or not fold[subjects == person].any() for person in "abde")
+
+
+def test_stage_numbers_are_set_by_name_and_type():
+    assert _number(StageConfig, "emotion_classes", "1.5") == 1.5
+    assert _number(StageConfig, "steps", "20") == 20
+    assert _number(StageConfig, "identity_head", "false") is False
+    with pytest.raises(ValueError, match="not one of the stage's numbers"):
+        _number(StageConfig, "landmarks", "1")
