@@ -15,13 +15,8 @@ import argparse
 import numpy as np
 import torch
 
-from emoca.decode.albedo import AlbedoModel
-from emoca.facemodel.ict import ICTFaceModel
 from emoca.pipeline.photo import METHODS, Reconstructor, ReconstructorConfig
-from emoca.render.camera import weak_perspective
-from emoca.render.renderer import Renderer, RendererConfig
-
-SIZE = 320
+from emoca.synthetic import SceneRenderer, random_scene
 
 
 def rigid_align(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -33,25 +28,6 @@ def rigid_align(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (source - mu_s) @ rotation.T + mu_t
 
 
-def random_scene(model: ICTFaceModel, albedo: AlbedoModel, generator: torch.Generator) -> dict:
-    rand = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
-    params = model.neutral_parameters(1)
-    params["identity"] = torch.randn(1, model.n_identity, generator=generator) * 0.8
-    expression = rand(1, len(model.expression_names)) * 0.8
-    params["expression"] = expression * (rand(1, len(model.expression_names)) < 0.1)
-    params["rotation"] = (rand(1, 3) - 0.5) * torch.tensor([0.5, 1.0, 0.3])
-    colours = albedo.neutral_parameters(1)
-    tone = 0.25 + 0.6 * rand(1)  # dark to light skin
-    colours["colours"][0, 0] = tone * torch.tensor([1.0, 0.8, 0.68]) + 0.05 * (rand(3) - 0.5)
-    colours["coefficients"] = (rand(1, albedo.n_coefficients, 3) - 0.5) * 0.08
-    light = torch.zeros(1, 9, 3)
-    light[0, 0] = 1.6 + 1.4 * rand(1)
-    light[0, 1:4] = ((rand(3) - 0.5) * 1.2)[:, None]
-    background = rand(1, 3, 1, 1) * torch.linspace(0.3, 1.0, SIZE)[None, None, :, None].expand(1, 3, SIZE, SIZE)
-    return {"params": params, "colours": colours, "light": light, "background": background,
-            "scale": 0.055 + 0.02 * rand(1), "offset": (rand(1, 2) - 0.5) * 0.2}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=200)
@@ -61,17 +37,13 @@ def main() -> None:
     reconstructor = Reconstructor(ReconstructorConfig(method=args.method))
     model, landmarker, decoder = reconstructor.model, reconstructor.landmarker, reconstructor.decoder
     albedo = decoder.albedo
-    renderer = Renderer(model.triangles, config=RendererConfig(image_size=(SIZE, SIZE)))
+    render = SceneRenderer(model, albedo)
     face = model.regions["face"].numpy()
     generator = torch.Generator().manual_seed(args.seed)
     vertex_errors, face_means, weight_errors, displacement_errors, missed = [], [], [], [], 0
     for _ in range(args.count):
         scene = random_scene(model, albedo, generator)
-        with torch.no_grad():
-            posed = model(**scene["params"]).vertices
-            screen = weak_perspective(posed, scene["scale"], scene["offset"], (SIZE, SIZE))
-            image = renderer(posed, screen, albedo(**scene["colours"]), scene["light"], scene["background"]).image
-        photo = (image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+        photo = render(scene)
         found = landmarker(photo)
         if not found:
             missed += 1

@@ -15,14 +15,12 @@ import argparse
 
 import numpy as np
 import torch
-from bench_fit_synthetic import SIZE, random_scene
 
 from emoca.decode.gaze import IRIS_CENTRES, PUPIL_DEPTH, estimate_gaze
 from emoca.detect.affine import apply_affine, invert_affine
 from emoca.facemodel.ict import EYE_LOOK
 from emoca.pipeline.photo import METHODS, Reconstructor, ReconstructorConfig
-from emoca.render.camera import weak_perspective
-from emoca.render.renderer import Renderer, RendererConfig
+from emoca.synthetic import SceneRenderer, random_scene
 
 
 def main() -> None:
@@ -37,7 +35,7 @@ def main() -> None:
     reconstructor = Reconstructor(ReconstructorConfig(method=args.method))
     model, decoder = reconstructor.model, reconstructor.decoder
     look = [model.expression_index(name) for name in EYE_LOOK]
-    renderer = Renderer(model.triangles, config=RendererConfig(image_size=(SIZE, SIZE)))
+    render = SceneRenderer(model, decoder.albedo)
     generator = torch.Generator().manual_seed(args.seed)
     cases, missed = [], 0
     for _ in range(args.count):
@@ -45,12 +43,7 @@ def main() -> None:
         scene["params"]["expression"][:, look] = 0
         limits = torch.tensor([np.deg2rad(20), np.deg2rad(15)], dtype=torch.float32)
         gaze = (torch.rand(1, 2, generator=generator) * 2 - 1) * limits
-        with torch.no_grad():
-            posed = model(**scene["params"], gaze=gaze).vertices
-            screen = weak_perspective(posed, scene["scale"], scene["offset"], (SIZE, SIZE))
-            image = renderer(posed, screen, decoder.albedo(**scene["colours"]), scene["light"],
-                             scene["background"]).image
-        photo = (image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+        photo = render(scene, gaze)
         found = reconstructor.landmarker(photo)
         if not found or len(found[0].dense) < max(IRIS_CENTRES) + 1:
             missed += 1

@@ -138,6 +138,10 @@ def test_the_identity_head_is_the_ridge_fit_and_survives_its_fp16_file(tmp_path)
     targets = inputs @ truth + 0.3
     fit = fit_ridge(inputs, targets, penalty=1e-6)
     np.testing.assert_allclose(fit(inputs), targets, atol=1e-4)  # an exact linear map is recovered
+    noise = generator.normal(size=(100, 2 * 546))  # rows of weight 0 change nothing
+    ignored = fit_ridge(np.concatenate([inputs, noise]), np.concatenate([targets, noise[:, :100]]), 1e-6,
+                        np.concatenate([np.ones(400), np.zeros(100)]))
+    np.testing.assert_allclose(ignored(inputs), targets, atol=1e-4)
     head = head_of(fit).eval().requires_grad_(False)
     points = torch.as_tensor(inputs[:5].reshape(5, 546, 2), dtype=torch.float32)
     torch.testing.assert_close(head(points), torch.as_tensor(fit(inputs[:5]), dtype=torch.float32), atol=1e-4,

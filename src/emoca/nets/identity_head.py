@@ -47,14 +47,19 @@ class RidgeFit:
         return ((inputs - self.mean) / self.scale) @ self.weight + self.bias
 
 
-def fit_ridge(inputs: np.ndarray, targets: np.ndarray, penalty: float) -> RidgeFit:
-    """Least squares of (N, K) `targets` on (N, D) standardised `inputs` plus `penalty` times the
-    squared weights (the bias is not penalised)."""
-    mean, scale = inputs.mean(0), inputs.std(0) + 1e-6
+def fit_ridge(inputs: np.ndarray, targets: np.ndarray, penalty: float, weights: np.ndarray | None = None
+              ) -> RidgeFit:
+    """Weighted least squares of (N, K) `targets` on (N, D) standardised `inputs` plus `penalty` times
+    the squared weights (the bias is not penalised); `weights` (N,): each row's weight (default 1)."""
+    weights = np.ones(len(inputs)) if weights is None else np.asarray(weights, np.float64)
+    share = (weights / weights.sum())[:, None]
+    mean = (share * inputs).sum(0)
+    scale = np.sqrt((share * (inputs - mean) ** 2).sum(0)) + 1e-6
     standard = (inputs - mean) / scale
-    bias = targets.mean(0)
-    weight = np.linalg.solve(standard.T @ standard + penalty * np.eye(standard.shape[1]),
-                             standard.T @ (targets - bias))
+    bias = (share * targets).sum(0)
+    weighted = standard * weights[:, None]
+    weight = np.linalg.solve(weighted.T @ standard + penalty * np.eye(standard.shape[1]),
+                             weighted.T @ (targets - bias))
     return RidgeFit(mean, scale, weight, bias)
 
 
