@@ -201,3 +201,11 @@ def test_read_only_cache_still_loads(tmp_path, ict_source, monkeypatch):
 def test_the_shipped_npz_is_a_zip_of_npy_files(ict_source):
     with zipfile.ZipFile(ict_source) as archive:
         assert "neutral.npy" in archive.namelist()
+
+
+def test_inside_polygon_is_strict_and_handles_concave_outlines():
+    from emoca.facemodel.geometry import inside_polygon
+
+    notch = np.array([[0, 0], [4, 0], [4, 4], [2, 1], [0, 4]], float)  # a square with a notch from the top
+    points = np.array([[1, 0.5], [3, 0.5], [2, 3], [2, 0], [5, 1], [1, 2]], float)
+    assert inside_polygon(notch, points).tolist() == [True, True, False, False, False, True]

@@ -115,9 +115,10 @@ class OutputWriter:
         projected mesh covers (the same pixels as a whole-image render, far fewer to shade)."""
         height, width = image.shape[:2]
         crop_size = self.reconstructor.crop.size
-        colours = np.zeros((height, width, 3), np.float32)
-        grey = np.zeros_like(colours)
+        grey = np.zeros((height, width, 3), np.uint8)
+        colours = np.zeros_like(grey) if colour else None
         covered = np.zeros((height, width, 1), bool)
+        to_uint8 = lambda a: (np.clip(a[0].permute(1, 2, 0).numpy(), 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
         with torch.no_grad():
             for face in faces:  # nearer faces drawn last would need depth; faces rarely overlap
                 params, vertices = face.params, face.decoded.vertices
@@ -131,13 +132,12 @@ class OutputWriter:
                 area = (slice(top, top + rows), slice(left, left + columns))
                 geometry = renderer.geometry(vertices, screen)
                 face_covered = geometry.sum(1)[0].numpy()[..., None] > 0
-                grey[area] = np.where(face_covered, geometry[0].permute(1, 2, 0).numpy(), grey[area])
+                grey[area] = np.where(face_covered, to_uint8(geometry), grey[area])
                 if colour:
                     out = renderer(vertices, screen, face.decoded.albedo, params.light)
-                    colours[area] = np.where(face_covered, out.image[0].permute(1, 2, 0).numpy(), colours[area])
+                    colours[area] = np.where(face_covered, to_uint8(out.image), colours[area])
                 covered[area] |= face_covered
-        to_uint8 = lambda a: (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
-        return (to_uint8(colours) if colour else None), to_uint8(grey), covered
+        return colours, grey, covered
 
     def video(self, path: Path, folder: Path) -> int:
         """Write `folder`/{params.jsonl (one line per frame), overlay.mp4 (frame | geometry), mesh.obj (the

@@ -7,10 +7,11 @@ left eye, nose tip, mouth, right ear, left ear) in 192-px units; scores through 
 clipped at +-100); overlapping boxes are merged by score-weighted averaging (IoU > 0.3).
 """
 
-from pathlib import Path
 
 import cv2
 import numpy as np
+
+from emoca.detect.mediapipe_files import mediapipe_modules
 
 SIZE = 192
 GRID = 48
@@ -50,10 +51,9 @@ class BlazeFaceFullRange:
     """`detector(image)` -> list of (box (4,) x0, y0, x1, y1, keypoints (6, 2), score) in input pixels."""
 
     def __init__(self, min_score: float = 0.5, threads: int = 2) -> None:
-        import mediapipe
         from ai_edge_litert.interpreter import Interpreter
 
-        folder = Path(mediapipe.__file__).parent / "modules" / "face_detection"
+        folder = mediapipe_modules() / "face_detection"
         path = folder / "face_detection_full_range_sparse.tflite"
         self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
         self._interpreter.allocate_tensors()

@@ -20,13 +20,13 @@ MediaPipe's relative depth (smaller = nearer the camera) in the same pixel scale
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from emoca.detect.affine import apply_affine, invert_affine, square_transform
 from emoca.detect.detectors import FaceBox
+from emoca.detect.mediapipe_files import mediapipe_modules
 
 N_DENSE = 478
 # Mesh indices of the eye corners (image-left corner, image-right corner): the subject's right eye (iris
@@ -74,10 +74,9 @@ class FaceMesher:
 
     def _interpreter(self, name: str):
         if name not in self._direct:
-            import mediapipe
             from ai_edge_litert.interpreter import Interpreter
 
-            interpreter = Interpreter(model_path=str(Path(mediapipe.__file__).parent / "modules" / name),
+            interpreter = Interpreter(model_path=str(mediapipe_modules() / name),
                                       num_threads=self.config.threads)
             interpreter.allocate_tensors()
             self._direct[name] = interpreter

@@ -9,10 +9,9 @@ of the contour's depth.
 
 import numpy as np
 import torch
-from matplotlib.path import Path as PolygonPath
 
 from emoca.facemodel.base import FaceModel
-from emoca.facemodel.geometry import sphere_centre
+from emoca.facemodel.geometry import inside_polygon, sphere_centre
 
 IRIS_HALF_ANGLE = 0.55  # radians about the eyeball's forward (+z) axis
 # MediaPipe's outer lip contour, in order around the mouth; the 68 points' outer lip.
@@ -43,7 +42,7 @@ def lip_mask(model: FaceModel) -> torch.Tensor:
     which = "dense" if "dense" in model.embedded else "ibug"
     contour = model.surface_landmarks(model.template[None], which)[0, list(OUTER_LIPS[which])].numpy()
     template = model.template.numpy()
-    inside = PolygonPath(contour[:, :2]).contains_points(template[:, :2])
+    inside = inside_polygon(contour[:, :2], template[:, :2])
     near = np.abs(template[:, 2] - contour[:, 2].mean()) < LIP_DEPTH_CM / model.cm_per_unit
     return torch.from_numpy(inside & near & model.regions["face"].numpy())
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.path import Path as PolygonPath
 
 from emoca.errors import InputError
 from emoca.facemodel.base import FaceModel, FaceOutput
-from emoca.facemodel.geometry import axis_angle_to_matrix, rigid_transform
+from emoca.facemodel.geometry import axis_angle_to_matrix, inside_polygon, rigid_transform
 from emoca.facemodel.safe_pickle import plain_arrays, safe_load, safe_load_npy
 
 REQUIRED_KEYS = ("v_template", "f", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table")
@@ -177,7 +176,7 @@ class FLAMEFaceModel(FaceModel):
         raise_by = 0.7 * (points[36:48, 1].mean() - points[8, 1])
         outline = np.concatenate([points[:17, :2], points[[26, 17], :2] + [0.0, raise_by]])
         template = self.template.numpy()
-        inside = PolygonPath(outline).contains_points(template[:, :2])
+        inside = inside_polygon(outline, template[:, :2])
         in_front = template[:, 2] > min(points[0, 2], points[16, 2]) - 2.0 / self.cm_per_unit
         neck = self.skinning_weights[:, 1].numpy() > 0.5
         eyes = np.zeros(len(template), bool)

@@ -1,5 +1,6 @@
 """Small pure functions on 3D points shared by the face models: rotations and rigid transforms."""
 
+import cv2
 import numpy as np
 import torch
 
@@ -68,3 +69,13 @@ def sphere_centre(points: np.ndarray) -> np.ndarray:
     a = np.concatenate([2 * points, np.ones((len(points), 1))], axis=1)
     b = (points**2).sum(1)
     return np.linalg.lstsq(a, b, rcond=None)[0][:3]
+
+
+def inside_polygon(polygon: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N,) bool: which of the (N, 2) points lie strictly inside the (M, 2) polygon (OpenCV's test, on
+    the points within its bounding box)."""
+    polygon = np.ascontiguousarray(polygon, np.float32)
+    inside = np.zeros(len(points), bool)
+    for index in np.flatnonzero(((points >= polygon.min(0)) & (points <= polygon.max(0))).all(1)):
+        inside[index] = cv2.pointPolygonTest(polygon, (float(points[index, 0]), float(points[index, 1])), False) > 0
+    return inside

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pygltflib
-import trimesh
 
 from emoca.io.atomic import write_text_atomic, write_with_atomic
 
@@ -44,6 +43,8 @@ def write_obj(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uni
 def write_ply(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, units: str,
               colors: np.ndarray | None = None) -> None:
     """Write a binary PLY, optionally with (V, 3) per-vertex colours in [0, 1]; units go in a comment."""
+    import trimesh  # here, not at the top: about 1 s that every command would pay at start-up
+
     mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=np.asarray(triangles),
                            process=False)
     if colors is not None:
@@ -96,6 +97,8 @@ def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uni
     else:
         source, faces, texcoords = np.arange(len(vertices)), np.asarray(triangles), None
     positions = (np.asarray(vertices, np.float32)[source] * scale).astype(np.float32)
+    import trimesh  # here, not at the top: about 1 s that every command would pay at start-up
+
     mesh = trimesh.Trimesh(positions, faces, process=False)
     normals = np.asarray(mesh.vertex_normals, np.float32)
     blob = bytearray()
