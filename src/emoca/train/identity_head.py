@@ -32,7 +32,7 @@ from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.synthetic import SceneRenderer, random_scene
 from emoca.train.regressor_data import CACHE
 
-PENALTIES = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+PENALTIES = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 FOLDS = 4
 SYNTHETIC_SEED = 1000
 
@@ -96,8 +96,8 @@ def identity_error_mm(model: ICTFaceModel, found: np.ndarray, truth: np.ndarray)
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(WEIGHTS), help="weights file (default: the shipped one)")
-    parser.add_argument("--synthetic", type=int, default=0, help="SYNTHETIC renders added to the photos")
-    parser.add_argument("--synthetic-weight", type=float, default=1.0, help="each render's weight (a photo's: 1)")
+    parser.add_argument("--synthetic", type=int, default=1000, help="SYNTHETIC renders added to the photos")
+    parser.add_argument("--synthetic-weight", type=float, default=16.0, help="each render's weight (a photo's: 1)")
     args = parser.parse_args(argv)
     helen, wild = (dict(np.load(CACHE / f"{name}.npz")) for name in ("helen_train", "wild_train"))
     photos = wild_photos("train")
@@ -111,6 +111,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"SYNTHETIC: {len(rendered[0])} of {args.synthetic} renders with a face (weight "
               f"{args.synthetic_weight:g}), {len(held_out[0])} held out")
     model = ICTFaceModel()
+    if held_out is not None:
+        photos_only = fit_ridge(np.concatenate([wild_points, helen_points]),
+                                np.concatenate([wild["fit_identity"], helen["fit_identity"]]), 1.0)
+        mean_face = identity_error_mm(model, 0 * held_out[1], held_out[1])
+        print(f"  held-out SYNTHETIC identity error of the mean face {mean_face:.2f} mm, of the map learned on "
+              f"photos alone (penalty 1) {identity_error_mm(model, photos_only(held_out[0]), held_out[1]):.2f} mm")
 
     def ridge(rows: np.ndarray, penalty: float):
         """The map learned on the expressions_wild train `rows`, HELEN and the renders."""
