@@ -15,7 +15,9 @@ first runs no usable identity).
 Stage `expression` (EMOCA) freezes the coarse encoder and trains `ExpressionEncoder` (initialised from
 the coarse head) with the perceptual emotion-consistency loss (`emoca.losses.emotion`) on the 64-px
 render composited over the crop, plus the landmark, closure, photometric and expression-prior terms;
-`--no-emotion` runs the same schedule without the emotion term (the control), written to another file.
+the face is decoded as `--method regress` decodes it (the identity head's identity, the camera solved
+for it); `--no-emotion` runs the same schedule without the emotion term (the control), written to
+another file. `--set NAME=NUMBER` replaces one of the stage's numbers (e.g. `emotion_classes=0.5`).
 
 Validation (checkpoint selection): expressions_wild valid and 1,000 FER+ valid faces, the stage's own
 loss (for stage 2 that includes our recogniser's emotion distance, never the independent judge).
