@@ -1,6 +1,6 @@
 """Gaze from MediaPipe's iris points on SYNTHETIC renders with known gaze (rendered ICT faces, not photos).
 
-Renders `--count` ICT faces (the scenes of `bench_fit_synthetic.py`, seeded, random eyeLook weights
+Renders `--count` ICT faces (`emoca.synthetic`'s scenes, as `bench_fit_synthetic.py`, seeded, random eyeLook weights
 removed) looking in a known direction (yaw within +-20 deg, pitch within +-15 deg: the eyeballs
 rotate and the lids follow through the eyeLook weights, ICT's own gaze); reconstructs each with
 `--method` (landmarks from our detector, never the ground truth), estimates the gaze

@@ -48,7 +48,7 @@ class SceneRenderer:
     def __call__(self, scene: dict, gaze: torch.Tensor | None = None) -> np.ndarray:
         """The scene as a photo; `gaze` (1, 2) [yaw, pitch] radians turns the eyes (ICT's own gaze)."""
         with torch.no_grad():
-            posed = self.model(**scene["params"], **({} if gaze is None else {"gaze": gaze})).vertices
+            posed = self.model(**scene["params"], gaze=gaze).vertices
             screen = weak_perspective(posed, scene["scale"], scene["offset"], (SIZE, SIZE))
             image = self.renderer(posed, screen, self.albedo(**scene["colours"]), scene["light"],
                                   scene["background"]).image

@@ -7,7 +7,6 @@ left eye, nose tip, mouth, right ear, left ear) in 192-px units; scores through 
 clipped at +-100); overlapping boxes are merged by score-weighted averaging (IoU > 0.3).
 """
 
-
 import cv2
 import numpy as np
 

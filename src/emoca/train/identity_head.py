@@ -60,12 +60,11 @@ def subject_folds(subjects: np.ndarray, folds: int, seed: int = 0) -> list[np.nd
     return [np.isin(subjects, people[index::folds]) for index in range(folds)]
 
 
-def synthetic_faces(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_faces(reconstructor: Reconstructor, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The detected points (N, 1092, as `flat_points`) of `count` SYNTHETIC renders of seed `seed` (those
-    our detector finds a face in) and their (N, K) target identities: the true identity less the
-    expression correctives' share (`FaceDecoder.mesh_identity`), so that the decoder, given the true
-    expression, rebuilds the true mesh."""
-    reconstructor = Reconstructor(ReconstructorConfig(method="fit"))
+    `reconstructor`'s detector finds a face in) and their (N, K) target identities: the true identity
+    less the expression correctives' share (`FaceDecoder.mesh_identity`), so that the decoder, given the
+    true expression, rebuilds the true mesh."""
     model, decoder = reconstructor.model, reconstructor.decoder
     render, generator = SceneRenderer(model, decoder.albedo), torch.Generator().manual_seed(seed)
     points, identities = [], []
@@ -107,12 +106,12 @@ def main(argv: list[str] | None = None) -> None:
     rendered = [np.zeros((0, wild_points.shape[1])), np.zeros((0, wild["fit_identity"].shape[1]))]
     held_out = None
     if args.synthetic:
-        rendered = list(synthetic_faces(args.synthetic, SYNTHETIC_SEED))
-        held_out = synthetic_faces(args.synthetic // 4, SYNTHETIC_SEED + 1)
+        reconstructor = Reconstructor(ReconstructorConfig(method="fit"))
+        model = reconstructor.model
+        rendered = list(synthetic_faces(reconstructor, args.synthetic, SYNTHETIC_SEED))
+        held_out = synthetic_faces(reconstructor, args.synthetic // 4, SYNTHETIC_SEED + 1)
         print(f"SYNTHETIC: {len(rendered[0])} of {args.synthetic} renders with a face (weight "
               f"{args.synthetic_weight:g}), {len(held_out[0])} held out")
-    model = ICTFaceModel()
-    if held_out is not None:
         photos_only = fit_ridge(np.concatenate([wild_points, helen_points]),
                                 np.concatenate([wild["fit_identity"], helen["fit_identity"]]), 1.0)
         mean_face = identity_error_mm(model, 0 * held_out[1], held_out[1])
