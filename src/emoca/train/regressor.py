@@ -51,7 +51,7 @@ from emoca.losses.emotion import EmotionConsistency
 from emoca.losses.priors import gaussian_prior, light_prior, sparsity_prior
 from emoca.losses.reconstruction import LandmarkWeights, PhotometricTargets, landmark_losses, photometric_term
 from emoca.nets.emotion import load_emotion_net
-from emoca.nets.encoders import TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, normalised_points
+from emoca.nets.encoders import TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, Trunk, normalised_points
 from emoca.nets.identity_head import load_identity_head
 from emoca.nets.regressor import (
     COARSE_WEIGHTS,
@@ -97,6 +97,8 @@ class StageConfig:
     emotion_classes: float = 0.0  # x the KL divergence of the render's classes from the photo's (stage 2)
     identity_head: bool = False  # decode with the identity head's identity and the camera solved for it,
     #                              as `--method regress` does (stage 2), instead of the coarse identity
+    own_tail: bool = False  # stage 2: the expression encoder trains its own copy of the trunk's tail
+    tail_learning_rate: float = 1e-4  # that tail's peak learning rate (the same warm-up and decay)
     seed: int = 0
 
 
@@ -109,7 +111,7 @@ STAGES = {
 
 class FaceCache:
     """The cached faces of some sources, in memory: crops (N, S, S, 3) uint8, points in crop pixels of
-    the cached crops, trunk features, photo emotion features, and the fitter's parameters (NaN where a
+    the cached crops, trunk stem features, photo emotion features, and the fitter's parameters (NaN where a
     source has none)."""
 
     def __init__(self, names: tuple[str, ...]) -> None:
@@ -118,7 +120,7 @@ class FaceCache:
         ratio = TRUNK_SIZE / int(parts[0]["crop_size"])  # points were found on the 224-px crops
         self.landmarks_68 = np.concatenate([(p["landmarks_68"] + 0.5) * ratio - 0.5 for p in parts])
         self.dense = np.concatenate([(p["dense"] + 0.5) * ratio - 0.5 for p in parts])
-        self.trunk = np.concatenate([p["trunk"] for p in parts])
+        self.stem = np.concatenate([p["stem"] for p in parts])
         self.photo_emotion = np.concatenate([p["photo_emotion"] for p in parts])
         self.pseudo = {}
         for name in ("identity", "light", "colours", "coefficients"):
@@ -134,7 +136,7 @@ class FaceCache:
     def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
         tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a[rows])).float()  # noqa: E731
         return {"images": tensor(self.crops).permute(0, 3, 1, 2) / 255, "landmarks_68": tensor(self.landmarks_68),
-                "dense": tensor(self.dense), "trunk": tensor(self.trunk), "photo_emotion": tensor(self.photo_emotion),
+                "dense": tensor(self.dense), "stem": tensor(self.stem), "photo_emotion": tensor(self.photo_emotion),
                 **{f"pseudo_{k}": tensor(v) for k, v in self.pseudo.items()}}
 
 
@@ -209,6 +211,18 @@ def _learning_rate(step: int, config: StageConfig) -> float:
     return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def _parameter_groups(trainable: torch.nn.Module, config: StageConfig) -> list[dict]:
+    """The optimiser's groups: the heads at the stage's learning rate, an own trunk tail at
+    `tail_learning_rate` (`scale`: the group's multiple of the stage's rate)."""
+    tail = getattr(trainable, "tail", None)
+    in_tail = set() if tail is None else {id(p) for p in tail.parameters()}
+    heads = [p for p in trainable.parameters() if p.requires_grad and id(p) not in in_tail]
+    groups = [{"params": heads, "scale": 1.0}]
+    if tail is not None:
+        groups.append({"params": list(tail.parameters()), "scale": config.tail_learning_rate / config.learning_rate})
+    return groups
+
+
 def _total(losses: dict[str, torch.Tensor]) -> torch.Tensor:
     return sum(v for k, v in losses.items() if not k.startswith("_"))
 
@@ -220,7 +234,7 @@ def validate(regressor: Regressor, loss: StageLoss, valid: FaceCache, batch_size
     with torch.no_grad():
         for start in range(0, len(valid), batch_size):
             batch = valid.batch(np.arange(start, min(start + batch_size, len(valid))))
-            params = regressor.from_features(batch["trunk"], _points(batch))
+            params = regressor.from_stem(batch["stem"], _points(batch))
             for name, value in loss(params, batch).items():
                 sums[name] = sums.get(name, 0.0) + float(value.sum())
     _train_mode(regressor)
@@ -228,8 +242,10 @@ def validate(regressor: Regressor, loss: StageLoss, valid: FaceCache, batch_size
 
 
 def _train_mode(regressor: Regressor) -> None:
-    """Training mode for the part being trained; a frozen coarse encoder (stage 2) stays in eval mode."""
+    """Training mode for the part being trained; the trunk, and a frozen coarse encoder (stage 2), stay
+    in eval mode."""
     regressor.train()
+    regressor.trunk.eval()
     if regressor.expression is not None:
         regressor.coarse.eval()
 
@@ -238,10 +254,12 @@ def _points(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return normalised_points(batch["landmarks_68"], batch["dense"], TRUNK_SIZE)
 
 
-def build(stage: str, init: Path | None, control: bool, decoder: FaceDecoder, identity_head: bool = False
-          ) -> tuple[Regressor, torch.nn.Module, dict]:
+def build(stage: str, init: Path | None, control: bool, decoder: FaceDecoder, identity_head: bool = False,
+          own_tail: bool = False) -> tuple[Regressor, torch.nn.Module, dict]:
     """The regressor to train (sized for `decoder`'s model and albedo), its trainable part and the metadata
-    its weights file records; stage 2 decodes with the frozen identity head when `identity_head`."""
+    its weights file records; stage 2 decodes with the frozen identity head when `identity_head`, and its
+    expression encoder trains its own copy of the trunk's tail when `own_tail`."""
+    trunk = Trunk()
     if stage == "coarse":
         if init is not None:
             state, metadata = read_head(init)
@@ -251,28 +269,29 @@ def build(stage: str, init: Path | None, control: bool, decoder: FaceDecoder, id
             model, albedo = decoder.model, decoder.albedo
             coarse = CoarseEncoder(model.n_identity, len(model.expression_names), albedo.membership.shape[1],
                                    albedo.n_coefficients)
-        return Regressor(torch.nn.Identity(), coarse), coarse, coarse_metadata(coarse, {"stage": "coarse"})
+        return Regressor(trunk, coarse), coarse, coarse_metadata(coarse, {"stage": "coarse"})
     state, metadata = read_head(COARSE_WEIGHTS)
     coarse = coarse_from_metadata(metadata)
     coarse.load_state_dict(state)
     coarse.requires_grad_(False)
-    expression = ExpressionEncoder.from_coarse(coarse)
+    expression = ExpressionEncoder.from_coarse(coarse, trunk.tail if own_tail else None)
+    expression.requires_grad_(True)
     if init is not None:
         expression.load_state_dict(read_head(init)[0])
-    extra = {"stage": "expression", "emotion_loss": not control}
+    extra = {"stage": "expression", "emotion_loss": not control, "own_tail": own_tail}
     identity = load_identity_head().requires_grad_(False) if identity_head else None
-    return Regressor(torch.nn.Identity(), coarse, expression, identity), expression, coarse_metadata(coarse, extra)
+    return Regressor(trunk, coarse, expression, identity), expression, coarse_metadata(coarse, extra)
 
 
 class _FromFeatures(torch.nn.Module):
-    """The regressor's forward on cached trunk features (what DistributedDataParallel wraps)."""
+    """The regressor's forward on cached trunk stem features (what DistributedDataParallel wraps)."""
 
     def __init__(self, regressor: Regressor) -> None:
         super().__init__()
         self.regressor = regressor
 
-    def forward(self, trunk: torch.Tensor, points: torch.Tensor) -> FaceParams:
-        return self.regressor.from_features(trunk, points)
+    def forward(self, stem: torch.Tensor, points: torch.Tensor) -> FaceParams:
+        return self.regressor.from_stem(stem, points)
 
 
 def train(stage: str, max_minutes: float, init: Path | None, control: bool, steps: int | None,
@@ -292,11 +311,11 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
     out = out or (COARSE_WEIGHTS if stage == "coarse" else (CONTROL_WEIGHTS if control else EXPRESSION_WEIGHTS))
     torch.manual_seed(config.seed)
     decoder = FaceDecoder(ICTFaceModel(), TRUNK_SIZE)
-    regressor, trainable, metadata = build(stage, init, control, decoder, config.identity_head)
+    regressor, trainable, metadata = build(stage, init, control, decoder, config.identity_head, config.own_tail)
     forward = wrap(_FromFeatures(regressor), ranks)
     emotion = EmotionConsistency(load_emotion_net()) if stage == "expression" else None
     loss = StageLoss(decoder, config, emotion)
-    optimiser = torch.optim.AdamW([p for p in trainable.parameters() if p.requires_grad], lr=config.learning_rate,
+    optimiser = torch.optim.AdamW(_parameter_groups(trainable, config), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     train_set, valid_set = FaceCache(TRAIN_SOURCES), FaceCache(VALID_SOURCES)
     step, best, rng = 0, math.inf, np.random.default_rng(config.seed)
@@ -312,10 +331,10 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
     _train_mode(regressor)
     while step < config.steps and agree((time.monotonic() - started) < 60 * max_minutes, ranks):
         for group in optimiser.param_groups:
-            group["lr"] = _learning_rate(step, config)
+            group["lr"] = _learning_rate(step, config) * group["scale"]
         rows = rng.integers(0, len(train_set), config.batch_size)  # the same global batch on every rank
         batch = train_set.batch(shard(rows, ranks))
-        params = forward(batch["trunk"], _points(batch))
+        params = forward(batch["stem"], _points(batch))
         losses = loss(params, batch)
         total = _total(losses).mean()
         optimiser.zero_grad(set_to_none=True)
@@ -323,7 +342,7 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
         optimiser.step()
         step += 1
         if log is not None and step % 50 == 0:
-            print(f"step {step}: " + ", ".join(f"{k} {float(v.mean()):.4f}" for k, v in losses.items()),
+            print(f"step {step}: " + ", ".join(f"{k} {float(v.detach().mean()):.4f}" for k, v in losses.items()),
                   file=log, flush=True)
         if ranks.writes and (step % config.valid_every == 0 or step == config.steps):
             scores = validate(regressor, loss, valid_set)

@@ -9,7 +9,7 @@ on it once; nothing trains or selects on it). Each photo's best face is detected
 cropped DECA-style at 224 px and kept at `TRUNK_SIZE` px with its 68 + 478 points (224-px crop pixels);
 FER+'s 48 px grey faces are upsampled 4x and padded by 48 px (replicated border) so the detector sees a
 whole face (95 of the first 100 train faces are found).
-Then per face: the frozen trunk's features (`emoca.nets.encoders.Trunk`),
+Then per face: the frozen trunk's stem features (`emoca.nets.encoders.Trunk.stem`, (192, 4, 4) fp16),
 the emotion recogniser's `features()` of the crop (the emotion loss's target), the emotion class
 distribution (FER+ votes, or the expressions_wild label; none for HELEN), and for HELEN and
 expressions_wild the fitter's `FaceParams` (pseudo ground truth for identity, light and albedo);
@@ -128,9 +128,9 @@ def cache_source(source: Source, reconstructor: Reconstructor, trunk: Trunk, emo
     with torch.no_grad():
         for start in range(0, len(images), 64):
             batch = images[start:start + 64].float() / 255
-            features.append(trunk(batch).half())
+            features.append(trunk.stem(batch).half())
             emotions.append(emotion.features(batch).half())
-    arrays["trunk"] = torch.cat(features).numpy()
+    arrays["stem"] = torch.cat(features).numpy()
     arrays["photo_emotion"] = torch.cat(emotions).numpy()
     if fits:
         fitted = FaceParams.concat(fits)
