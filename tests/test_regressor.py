@@ -21,6 +21,7 @@ from emoca.nets.regressor import (
 from emoca.nets.weights_file import save_weights
 from emoca.render.shading import default_light
 from emoca.targets import FaceTargets
+from emoca.train import regressor as trainer
 from emoca.train.identity_head import nearest_is_same, subject_folds
 from emoca.train.regressor import STAGES, StageConfig, StageLoss, _number
 
@@ -204,3 +205,10 @@ def test_stage_numbers_are_set_by_name_and_type():
     assert _number(StageConfig, "identity_head", "false") is False
     with pytest.raises(ValueError, match="not one of the stage's numbers"):
         _number(StageConfig, "landmarks", "1")
+
+
+def test_a_cache_from_before_the_stem_split_says_how_to_rebuild_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer, "CACHE", tmp_path)
+    np.savez(tmp_path / "old.npz", crops=np.zeros((1, 4, 4, 3), np.uint8), trunk=np.zeros((1, 1280, 4, 4)))
+    with pytest.raises(InputError, match=r"old\.npz: .*python -m emoca.train.regressor_data"):
+        trainer.FaceCache(("old",))

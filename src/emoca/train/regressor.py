@@ -44,6 +44,7 @@ import torch
 from emoca.decode.camera_fit import fit_camera
 from emoca.decode.decoder import FaceDecoder
 from emoca.distributed.torchrun import agree, join, leave, shard, wrap
+from emoca.errors import InputError
 from emoca.face_params import FaceParams
 from emoca.facemodel.ict import ICTFaceModel
 from emoca.io.atomic import atomic_path
@@ -116,6 +117,10 @@ class FaceCache:
 
     def __init__(self, names: tuple[str, ...]) -> None:
         parts = [dict(np.load(CACHE / f"{name}.npz")) for name in names]
+        for name, part in zip(names, parts, strict=True):
+            if "stem" not in part:
+                raise InputError(CACHE / f"{name}.npz", "cached before the trunk's stem was (no 'stem' array): "
+                                 "delete it and rerun `python -m emoca.train.regressor_data`")
         self.crops = np.concatenate([p["crops"] for p in parts])
         ratio = TRUNK_SIZE / int(parts[0]["crop_size"])  # points were found on the 224-px crops
         self.landmarks_68 = np.concatenate([(p["landmarks_68"] + 0.5) * ratio - 0.5 for p in parts])
@@ -380,7 +385,10 @@ def main(argv: list[str] | None = None) -> None:
                      (item.split("=", 1) for item in args.set)}
     except ValueError as error:
         parser.error(f"--set: {error}")
-    train(args.stage, args.max_minutes, args.init, args.no_emotion, args.steps, args.run_dir, args.out, overrides)
+    try:
+        train(args.stage, args.max_minutes, args.init, args.no_emotion, args.steps, args.run_dir, args.out, overrides)
+    except InputError as error:
+        parser.exit(2, f"error: {error}\n")
 
 
 def _number(config: type, name: str, value: str) -> float | int | bool:
