@@ -57,6 +57,7 @@ def test_the_trunk_is_the_backbone_split_and_an_own_tail_keeps_imagenet_statisti
     coarse = CoarseEncoder(100, 53, 4, 8).eval()
     expression = ExpressionEncoder.from_coarse(coarse, trunk.tail).train()
     assert expression.head.training and not expression.tail.training  # batch norm never updates
+    assert not any(part.training for part in [*trunk.train().stem.modules(), *trunk.tail.modules()])  # nor the trunk's
     assert expression.tail.conv.weight is not trunk.tail.conv.weight  # a copy: the coarse path stays frozen
     save_weights(coarse, tmp_path / "coarse.safetensors", coarse_metadata(coarse, {"stage": "coarse"}))
     save_weights(expression, tmp_path / "expression.safetensors", coarse_metadata(coarse, {"own_tail": True}))
@@ -141,7 +142,7 @@ def test_the_expression_stage_loss_trains_the_expression_encoder_only(ict_model,
     decoder = FaceDecoder(ict_model, TRUNK_SIZE)
     coarse = CoarseEncoder(100, 53, 4, 8).eval().requires_grad_(False)
     trunk = Trunk(pretrained=False)
-    expression = ExpressionEncoder.from_coarse(coarse, trunk.tail if own_tail else None).requires_grad_(True)
+    expression = ExpressionEncoder.from_coarse(coarse, trunk.tail if own_tail else None)
     regressor = Regressor(trunk, coarse, expression)
     stem, points = torch.rand(2, STEM_CHANNELS, 4, 4), _inputs(2)[1]
     with torch.no_grad():

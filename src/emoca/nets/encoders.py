@@ -38,7 +38,15 @@ TRUNK_GRID = 4  # the trunk's feature map is TRUNK_GRID x TRUNK_GRID at TRUNK_SI
 SCALE_REFERENCE = 0.11  # crop units per cm of a typical ICT fit on DECA's crops (London fits: 0.105-0.111)
 
 
-class TrunkStem(nn.Module):
+class _ImageNetStatistics(nn.Module):
+    """A part of the pretrained trunk: always in eval mode, so its batch-norm statistics stay ImageNet's
+    whether or not its weights train (`train(True)` is ignored)."""
+
+    def train(self, mode: bool = True) -> "_ImageNetStatistics":
+        return super().train(False)
+
+
+class TrunkStem(_ImageNetStatistics):
     """EfficientNet-Lite0 up to its last stage: (B, 3, H, W) RGB crops in [0, 1] -> (B, 192, 4, 4) (resized
     to `TRUNK_SIZE` px and ImageNet-normalised inside)."""
 
@@ -56,10 +64,9 @@ class TrunkStem(nn.Module):
         return self.blocks(self.activation(self.norm(self.conv((images - self.mean) / self.std))))
 
 
-class TrunkTail(nn.Module):
+class TrunkTail(_ImageNetStatistics):
     """EfficientNet-Lite0's last stage (4 blocks at 4 x 4) and head convolution: (B, 192, 4, 4) ->
-    (B, 1280, 4, 4). Kept in eval mode (its batch-norm statistics stay ImageNet's) even when its
-    weights train."""
+    (B, 1280, 4, 4)."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
@@ -77,10 +84,10 @@ class Trunk(nn.Module):
 
     def __init__(self, pretrained: bool = True) -> None:
         super().__init__()
-        net = efficientnet_lite0(TRUNK_SIZE, pretrained).eval()
+        net = efficientnet_lite0(TRUNK_SIZE, pretrained)
         self.stem, self.tail = TrunkStem(net), TrunkTail(net)
         self.requires_grad_(False)
-        self.eval()
+        self.eval()  # the parts stay so (`_ImageNetStatistics`)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.tail(self.stem(images))
@@ -167,21 +174,15 @@ class ExpressionEncoder(nn.Module):
     @classmethod
     def from_coarse(cls, coarse: CoarseEncoder, tail: TrunkTail | None = None) -> "ExpressionEncoder":
         """Initialised from the coarse encoder's layers, keeping only its expression outputs (and from
-        `tail`, copied, when given)."""
+        `tail`, copied and made trainable, when given)."""
         start, stop = coarse._start(coarse.sizes["expression"])
-        encoder = cls(stop - start, coarse.config, None if tail is None else copy.deepcopy(tail))
+        encoder = cls(stop - start, coarse.config, None if tail is None else copy.deepcopy(tail).requires_grad_(True))
         state = {k: v.clone() for k, v in coarse.head.state_dict().items()}
         last = f"mlp.{len(coarse.head.mlp) - 1}"
         for name in ("weight", "bias"):
             state[f"{last}.{name}"] = state[f"{last}.{name}"][start:stop]
         encoder.head.load_state_dict(state)
         return encoder
-
-    def train(self, mode: bool = True) -> "ExpressionEncoder":
-        super().train(mode)
-        if self.tail is not None:  # batch-norm statistics stay ImageNet's
-            self.tail.eval()
-        return self
 
     def forward(self, features: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """features: the stem's (B, 192, 4, 4) with a tail, else the trunk's (B, 1280, 4, 4)."""

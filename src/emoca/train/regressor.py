@@ -247,10 +247,9 @@ def validate(regressor: Regressor, loss: StageLoss, valid: FaceCache, batch_size
 
 
 def _train_mode(regressor: Regressor) -> None:
-    """Training mode for the part being trained; the trunk, and a frozen coarse encoder (stage 2), stay
-    in eval mode."""
+    """Training mode for the part being trained; a frozen coarse encoder (stage 2) stays in eval mode (the
+    trunk's parts always are)."""
     regressor.train()
-    regressor.trunk.eval()
     if regressor.expression is not None:
         regressor.coarse.eval()
 
@@ -280,7 +279,6 @@ def build(stage: str, init: Path | None, control: bool, decoder: FaceDecoder, id
     coarse.load_state_dict(state)
     coarse.requires_grad_(False)
     expression = ExpressionEncoder.from_coarse(coarse, trunk.tail if own_tail else None)
-    expression.requires_grad_(True)
     if init is not None:
         expression.load_state_dict(read_head(init)[0])
     extra = {"stage": "expression", "emotion_loss": not control, "own_tail": own_tail}
