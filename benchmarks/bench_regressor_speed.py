@@ -77,8 +77,9 @@ def video_end_to_end() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video-only", action="store_true", help="only the sample video's frames/s")
+    args = parser.parse_args()
     video = video_end_to_end()  # first, before this process loads models and threads of its own
-    if parser.parse_args().video_only:
+    if args.video_only:
         print(video)
         return
     torch.manual_seed(0)
