@@ -211,14 +211,20 @@ def test_a_face_rendered_in_its_window_matches_the_whole_image_render():
     reconstructor = Reconstructor(ReconstructorConfig(method="regress"))
     image = load_image(PHOTO)
     face = reconstructor.reconstruct(image)[0]
-    colour, grey, covered = OutputWriter(reconstructor)._render(image, [face], colour=True)
+    layers = OutputWriter(reconstructor)._render(image, [face], colour=True)
     whole = Renderer(reconstructor.model.triangles, config=RendererConfig(image_size=image.shape[:2]))
     screen = screen_in_image(face.decoded.vertices, face.params.scale, face.params.offset, reconstructor.crop.size,
                              face.to_input[None])
     with torch.no_grad():
         expected = whole(face.decoded.vertices, screen, face.decoded.albedo, face.params.light).image
     expected = (expected[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
-    assert covered.mean() > 0.05 and np.abs(colour.astype(int) - expected).max() <= 1
+    assert (layers.alpha > 0).mean() > 0.05 and np.abs(layers.colour.astype(int) - expected).max() <= 1
+    over = layers.over(layers.colour, image)  # the render over the photo: equal where the face is opaque
+    opaque, bare = layers.alpha[..., 0] == 1, layers.alpha[..., 0] == 0
+    assert np.abs(over[opaque].astype(int) - expected[opaque]).max() <= 1 and (over[bare] == image[bare]).all()
+    edge = (layers.alpha[..., 0] > 0.2) & (layers.alpha[..., 0] < 0.8)  # antialiased: between the two
+    composed = expected[edge] + (1 - layers.alpha[edge]) * image[edge]  # premultiplied "over"
+    assert edge.any() and np.abs(over[edge] - composed).max() <= 1.5
     assert _window(np.array([[-50.0, -50.0], [-10.0, -10.0]]), 100, 100) is None  # off the image
     top, left, rows, columns = _window(np.array([[90.0, 95.0], [99.5, 99.0]]), 100, 300)
     assert (rows, columns) == (64, WINDOW_STEP) and top + rows <= 100 and left <= 90 and left + columns >= 100

@@ -220,6 +220,24 @@ def test_face_render_outline_gradients_reach_vertices(ict_model):
     assert out.image.shape == (1, 3, 64, 64) and out.alpha.max() <= 1 + 1e-6
 
 
+def test_geometry_view_shaded_per_vertex_is_the_per_pixel_render_within_a_grey_level(ict_model):
+    from emoca.render.shading import default_light
+
+    size = (160, 160)
+    renderer = Renderer(ict_model.triangles, config=RendererConfig(image_size=size))
+    params = ict_model.neutral_parameters(1)
+    params["rotation"][:, 1] = 0.4  # turned: the shading varies across the face
+    vertices = ict_model(**params).vertices
+    screen = weak_perspective(vertices, torch.tensor([0.07]), torch.zeros(1, 2), size)
+    image, alpha = renderer.geometry(vertices, screen)
+    grey = torch.full((ict_model.n_vertices, 3), renderer.config.geometry_albedo)
+    per_pixel = renderer(vertices, screen, grey, default_light(1))
+    covered = per_pixel.alpha[0, 0] == 1
+    difference = (image - per_pixel.image)[0].abs()[:, covered] * 255
+    assert torch.equal(alpha, per_pixel.alpha) and covered.float().mean() > 0.2
+    assert difference.mean() < 0.5 and difference.max() < 16 and image[0, :, covered].std() > 0.05
+
+
 def test_texture_albedo_is_sampled_through_the_uvs(ict_model):
     renderer = Renderer(ict_model.triangles, ict_model.triangles_uv, ict_model.uv, RendererConfig(image_size=(48, 48)))
     vertices = ict_model(**ict_model.neutral_parameters(1)).vertices

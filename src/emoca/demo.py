@@ -65,7 +65,7 @@ def render_demo(out_dir: str | Path, config: DemoConfig | None = None, ict_path:
         screen = weak_perspective(faces.vertices, scale, torch.tensor([[0.0, 0.1]]).expand(batch, -1), size)
         albedo = torch.tensor(config.skin).expand(model.n_vertices, 3)
         colour = renderer(faces.vertices, screen, albedo, default_light(batch)).image
-        geometry = renderer.geometry(faces.vertices, screen)
+        geometry, _ = renderer.geometry(faces.vertices, screen)
     written = []
     for row, name in enumerate(names):
         path = out_dir / f"{name}.png"

@@ -52,6 +52,51 @@ def _window(points: np.ndarray, height: int, width: int) -> tuple[int, int, int,
     return top, left, rows, columns
 
 
+@dataclass
+class FaceLayers:
+    """Rendered faces at an image's size, premultiplied over black (their antialiased edges fade out).
+
+    geometry: (H, W, 3) uint8 grey geometry view. alpha: (H, W, 1) float32 coverage in [0, 1].
+    colour: (H, W, 3) uint8 colour render, or None. box: the (rows, columns) slices holding every face
+    drawn (None while none is).
+    """
+
+    geometry: np.ndarray
+    alpha: np.ndarray
+    colour: np.ndarray | None = None
+    box: tuple[slice, slice] | None = None
+
+    def add(self, area: tuple[slice, slice], geometry: torch.Tensor, alpha: torch.Tensor,
+            colour: torch.Tensor | None) -> None:
+        """Draw one face's window `area` over the faces already drawn: renders (1, 3, h, w) and alpha
+        (1, 1, h, w) premultiplied over black, values in [0, 1]."""
+        alpha = alpha[0].permute(1, 2, 0).clamp(0, 1)
+        self.geometry[area] = _over(geometry[0].permute(1, 2, 0) * 255, alpha, self.geometry[area])
+        if self.colour is not None and colour is not None:
+            self.colour[area] = _over(colour[0].permute(1, 2, 0) * 255, alpha, self.colour[area])
+        drawn = torch.from_numpy(self.alpha[area])
+        self.alpha[area] = torch.addcmul(alpha, 1 - alpha, drawn).numpy()
+        if self.box is None:
+            self.box = area
+        else:
+            self.box = tuple(slice(min(a.start, b.start), max(a.stop, b.stop))
+                             for a, b in zip(self.box, area, strict=True))
+
+    def over(self, layer: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """`layer` (this record's `geometry` or `colour`) composited over a copy of `image` (H, W, 3) uint8."""
+        out = image.copy()
+        if self.box is not None:
+            out[self.box] = _over(torch.from_numpy(layer[self.box]), torch.from_numpy(self.alpha[self.box]),
+                                  out[self.box])
+        return out
+
+
+def _over(premultiplied: torch.Tensor, alpha: torch.Tensor, under: np.ndarray) -> np.ndarray:
+    """Porter-Duff "over" in 0-255 units: premultiplied (h, w, 3) + (1 - alpha (h, w, 1)) * under (h, w, 3)
+    uint8 -> (h, w, 3) uint8 (torch: a third of numpy's time here)."""
+    return torch.addcmul(premultiplied + 0.5, 1 - alpha, torch.from_numpy(under)).clamp_(0, 255).to(torch.uint8).numpy()
+
+
 class OutputWriter:
     """Writes a reconstruction's files: meshes, renders and overlays at the photo's size, params.json."""
 
@@ -71,11 +116,11 @@ class OutputWriter:
         folder.mkdir(parents=True, exist_ok=True)
         for i, face in enumerate(faces):
             self.mesh(folder / ("mesh.obj" if i == 0 else f"mesh_{i}.obj"), face.params, face.gaze)
-        render, geometry, covered = self._render(image, faces, colour=colour_render)
+        layers = self._render(image, faces, colour=colour_render)
         if colour_render:
-            save_image(folder / "render.png", np.where(covered, render, image))
+            save_image(folder / "render.png", layers.over(layers.colour, image))
         panels = [image, draw_landmarks(image, [face.detection for face in faces]),
-                  np.where(covered, geometry, image), geometry]
+                  layers.over(layers.geometry, image), layers.geometry]
         save_image(folder / "overlay.png", np.concatenate(panels, 1))
         timings = {**faces[0].timings_ms, "total": 1000 * (reconstructed - started),
                    "write_outputs": 1000 * (time.perf_counter() - reconstructed)}
@@ -108,19 +153,17 @@ class OutputWriter:
                                                         config=RendererConfig(image_size=(height, width)))
         return self._renderers[(height, width)]
 
-    def _render(self, image: np.ndarray, faces: list[Face], colour: bool
-                ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-        """At the photo's size: the colour render (None unless `colour`), the grey geometry ((H, W, 3) uint8
-        each) and the (H, W, 1) bool coverage of all faces. Each face is rendered only in the window its
-        projected mesh covers (the same pixels as a whole-image render, far fewer to shade)."""
+    def _render(self, image: np.ndarray, faces: list[Face], colour: bool) -> "FaceLayers":
+        """The faces drawn at the photo's size (the colour render only if `colour`). Each face is rendered
+        only in the window its projected mesh covers (the same pixels as a whole-image render, far fewer
+        to shade); faces are layered in order (nearer faces drawn last would need depth; faces rarely
+        overlap)."""
         height, width = image.shape[:2]
         crop_size = self.reconstructor.crop.size
-        grey = np.zeros((height, width, 3), np.uint8)
-        colours = np.zeros_like(grey) if colour else None
-        covered = np.zeros((height, width, 1), bool)
-        to_uint8 = lambda a: (np.clip(a[0].permute(1, 2, 0).numpy(), 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
+        layers = FaceLayers(np.zeros((height, width, 3), np.uint8), np.zeros((height, width, 1), np.float32),
+                            np.zeros((height, width, 3), np.uint8) if colour else None)
         with torch.no_grad():
-            for face in faces:  # nearer faces drawn last would need depth; faces rarely overlap
+            for face in faces:
                 params, vertices = face.params, face.decoded.vertices
                 screen = screen_in_image(vertices, params.scale, params.offset, crop_size, face.to_input[None])
                 window = _window(screen[0, :, :2].numpy(), height, width)
@@ -129,15 +172,10 @@ class OutputWriter:
                 top, left, rows, columns = window
                 renderer = self._renderer(rows, columns)
                 screen = screen - torch.tensor([left, top, 0.0, 0.0], dtype=screen.dtype)
-                area = (slice(top, top + rows), slice(left, left + columns))
-                geometry = renderer.geometry(vertices, screen)
-                face_covered = geometry.sum(1)[0].numpy()[..., None] > 0
-                grey[area] = np.where(face_covered, to_uint8(geometry), grey[area])
-                if colour:
-                    out = renderer(vertices, screen, face.decoded.albedo, params.light)
-                    colours[area] = np.where(face_covered, to_uint8(out.image), colours[area])
-                covered[area] |= face_covered
-        return colours, grey, covered
+                geometry, alpha = renderer.geometry(vertices, screen)
+                render = renderer(vertices, screen, face.decoded.albedo, params.light).image if colour else None
+                layers.add((slice(top, top + rows), slice(left, left + columns)), geometry, alpha, render)
+        return layers
 
     def video(self, path: Path, folder: Path) -> int:
         """Write `folder`/{params.jsonl (one line per frame), overlay.mp4 (frame | geometry), mesh.obj (the
@@ -156,8 +194,8 @@ class OutputWriter:
                 geometry = frame.image
                 faces = []
                 if frame.face is not None:
-                    _, grey, covered = self._render(frame.image, [frame.face], colour=False)
-                    geometry = np.where(covered, grey, frame.image)
+                    layers = self._render(frame.image, [frame.face], colour=False)
+                    geometry = layers.over(layers.geometry, frame.image)
                     faces = [self.record(0, frame.face, {})]
                     last = frame.face.params
                 overlay.write(np.concatenate([frame.image, geometry], 1))
