@@ -68,6 +68,16 @@ def test_the_trunk_is_the_backbone_split_and_an_own_tail_keeps_imagenet_statisti
                                    rtol=0)
 
 
+def test_folding_the_batch_norms_keeps_the_trunk_s_function():
+    trunk, images = Trunk(), torch.rand(2, 3, 160, 160)
+    with torch.no_grad():
+        expected = trunk(images)
+        folded = trunk.fold_batch_norm()(images)
+    assert not any(isinstance(part, torch.nn.BatchNorm2d) for part in trunk.modules())
+    assert trunk.stem.conv.bias is not None and expected.abs().max() > 1
+    torch.testing.assert_close(folded, expected, atol=1e-4, rtol=1e-4)
+
+
 def test_weights_round_trip_in_fp16_and_missing_files_say_how_to_retrain(tmp_path):
     coarse = CoarseEncoder(100, 53, 4, 8).eval()
     save_weights(coarse, tmp_path / "coarse.safetensors", coarse_metadata(coarse, {"stage": "coarse"}))

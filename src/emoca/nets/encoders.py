@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from emoca.decode.albedo import DEFAULT_COLOURS
 from emoca.face_params import FaceParams
@@ -38,12 +39,28 @@ TRUNK_GRID = 4  # the trunk's feature map is TRUNK_GRID x TRUNK_GRID at TRUNK_SI
 SCALE_REFERENCE = 0.11  # crop units per cm of a typical ICT fit on DECA's crops (London fits: 0.105-0.111)
 
 
+_BLOCK_PAIRS = (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+
+
 class _ImageNetStatistics(nn.Module):
-    """A part of the pretrained trunk: always in eval mode, so its batch-norm statistics stay ImageNet's
-    whether or not its weights train (`train(True)` is ignored)."""
+    """A part of the pretrained trunk (its `conv` and `norm`, then `blocks`... or `blocks` then `conv` and
+    `norm`): always in eval mode, so its batch-norm statistics stay ImageNet's whether or not its
+    weights train (`train(True)` is ignored)."""
 
     def train(self, mode: bool = True) -> "_ImageNetStatistics":
         return super().train(False)
+
+    def fold_batch_norm(self) -> "_ImageNetStatistics":
+        """For inference: every batch norm folded into the convolution before it (at the fixed statistics
+        the same function, up to float rounding: 1e-5 of features up to 6). Measured here at batch 1:
+        the trunk 17.7 -> 15.5 ms (median of 8 interleaved rounds). Returns self."""
+        pairs = [(self, "conv", "norm")]
+        pairs += [(block, conv, norm) for block in self.blocks for conv, norm in _BLOCK_PAIRS if hasattr(block, conv)]
+        for owner, conv, norm in pairs:
+            if isinstance(getattr(owner, norm), nn.BatchNorm2d):
+                setattr(owner, conv, fuse_conv_bn_eval(getattr(owner, conv), getattr(owner, norm)))
+                setattr(owner, norm, nn.Identity())
+        return self
 
 
 class TrunkStem(_ImageNetStatistics):
@@ -91,6 +108,11 @@ class Trunk(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.tail(self.stem(images))
+
+    def fold_batch_norm(self) -> "Trunk":
+        """For inference (see `_ImageNetStatistics.fold_batch_norm`); returns self."""
+        self.stem.fold_batch_norm(), self.tail.fold_batch_norm()
+        return self
 
 
 @dataclass

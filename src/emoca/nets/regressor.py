@@ -71,9 +71,9 @@ class Regressor(nn.Module):
     @classmethod
     def load(cls, coarse_path: Path = COARSE_WEIGHTS, expression_path: Path | None = EXPRESSION_WEIGHTS,
              identity_path: Path | None = IDENTITY_WEIGHTS) -> "Regressor":
-        """The shipped (or given) weights, eval mode; no expression encoder when `expression_path` is
-        None, the coarse encoder's identity when `identity_path` is None. Raises `InputError` naming a
-        missing or unreadable file."""
+        """The shipped (or given) weights for inference: eval mode, the trunk's batch norms folded (not for
+        training). No expression encoder when `expression_path` is None, the coarse encoder's identity
+        when `identity_path` is None. Raises `InputError` naming a missing or unreadable file."""
         state, metadata = read_head(coarse_path)
         coarse = coarse_from_metadata(metadata)
         coarse.load_state_dict(state)
@@ -83,6 +83,9 @@ class Regressor(nn.Module):
             tail = copy.deepcopy(trunk.tail) if expression_metadata.get("own_tail") else None
             expression = ExpressionEncoder(coarse.sizes["expression"], coarse.config, tail)
             expression.load_state_dict(expression_state)
+            if tail is not None:
+                tail.fold_batch_norm()
+        trunk.fold_batch_norm()
         identity = None if identity_path is None else load_identity_head(identity_path)
         return cls(trunk, coarse, expression, identity).eval()
 
