@@ -3,7 +3,9 @@
 Run: `.venv/bin/python benchmarks/bench_fit_helen.py` (part of `make bench`; about 10 minutes).
 Target (issue "emoca reconstruct"): the fitted NME at most the detector's NME + 0.5 points (mean over
 photos with NME <= 10%). `--flame PKL` fits that FLAME file instead of ICT (e.g. ICT in FLAME's
-layout from `python -m emoca.facemodel.ict_as_flame`); `--every N` takes every Nth photo.
+layout from `python -m emoca.facemodel.ict_as_flame`); `--every N` takes every Nth photo. For choosing
+settings, `--split trainset --every 8` measures the trainset photos the learned landmark parts hold out
+(never the testset); `--refine-steps P S A` sets regress+fit's and regress+identity's short schedule.
 """
 
 import argparse
@@ -27,12 +29,15 @@ def main() -> None:
     parser.add_argument("--flame", default=None, help="a FLAME generic_model.pkl to fit instead of ICT")
     parser.add_argument("--every", type=int, default=1, help="every Nth test photo (default all)")
     parser.add_argument("--method", choices=METHODS, default="fit", help="the predictor (default fit)")
+    parser.add_argument("--split", choices=("testset", "trainset"), default="testset")
+    parser.add_argument("--refine-steps", type=int, nargs=3, default=ReconstructorConfig.refine_steps,
+                        metavar=("POSE", "SHAPE", "APPEARANCE"))
     args = parser.parse_args()
     torch.manual_seed(0)
     reconstructor = Reconstructor(ReconstructorConfig(model="flame" if args.flame else "ict", flame=args.flame,
-                                                      method=args.method))
+                                                      method=args.method, refine_steps=tuple(args.refine_steps)))
     detected, fitted = [], []
-    photos = helen_split("testset")[::args.every]
+    photos = helen_split(args.split)[::args.every]
     for path, truth in photos:
         image = load_image(path)
         faces = reconstructor.landmarker(image)
@@ -44,7 +49,8 @@ def main() -> None:
         face = reconstructor.faces(faces[best:best + 1], reconstructor.predictor.predict(targets), to_input, {})[0]
         detected.append(nme(faces[best].landmarks_68, truth))
         fitted.append(nme(face.landmarks_68, truth))
-    print(f"HELEN test, {len(photos)} photos, {reconstructor.decoder.terms.name}, {args.method}: detector "
+    print(f"HELEN {args.split}, {len(photos)} photos, {reconstructor.decoder.terms.name}, {args.method} "
+          f"{tuple(args.refine_steps) if args.method.startswith('regress+') else ''}: detector "
           f"{summary(detected)}; reconstructed mesh {summary(fitted)}  "
           "[targets: fit, regress+fit <= detector + 0.5 points; regress <= detector + 1.0]")
 
