@@ -168,7 +168,7 @@ def test_gaze_geometry_inverts_a_known_pupil(ict_model):
     """Pupils projected from a known gaze give that gaze back (the estimate's geometry, no detector): from
     the eyeball centres alone, and from the eye corners (the model's own points, the irises moved by as
     much as the gaze moves the pupils)."""
-    from emoca.decode.gaze import EYES, PUPIL_DEPTH, estimate_gaze, eyeball_masks
+    from emoca.decode.gaze import EYES, PUPIL_DEPTH, estimate_gaze
     from emoca.facemodel.geometry import eye_rotation, sphere_centre
 
     decoder = FaceDecoder(ict_model)
@@ -180,7 +180,7 @@ def test_gaze_geometry_inverts_a_known_pupil(ict_model):
     looking = head @ eye_rotation(truth)[0] @ torch.tensor([0.0, 0.0, 1.0])  # camera frame
     absolute = np.zeros((478, 2))
     relative = decoded.dense[0].numpy().astype(np.float64).copy()
-    for mask in eyeball_masks(ict_model):
+    for mask in ict_model.eyeball_masks():
         points = decoded.vertices[0][mask]
         centre = torch.as_tensor(sphere_centre(points.double().numpy()), dtype=torch.float32)
         depth = float(((points - centre) @ forward).max()) * PUPIL_DEPTH
@@ -191,6 +191,16 @@ def test_gaze_geometry_inverts_a_known_pupil(ict_model):
         relative[iris] += turned - ahead
     np.testing.assert_allclose(estimate_gaze(decoder, params, decoded, absolute, relative=False), truth[0], atol=0.02)
     np.testing.assert_allclose(estimate_gaze(decoder, params, decoded, relative), truth[0], atol=0.02)
+    # A points-only decoding gives the same gaze: the eyeballs are posed alone, as the full mesh has them.
+    np.testing.assert_allclose(estimate_gaze(decoder, params, decoder.decode(params, mesh=False), relative),
+                               estimate_gaze(decoder, params, decoded, relative), atol=1e-6)
+    generator = torch.Generator().manual_seed(3)
+    other = params.replace(identity=torch.randn(1, ict_model.n_identity, generator=generator),
+                           expression=torch.rand(1, len(ict_model.expression_names), generator=generator))
+    whole, masks = decoder.decode(other).vertices, ict_model.eyeball_masks()
+    assert len(masks) == 2
+    for eyeball, mask in zip(decoder.eyeballs(other), masks, strict=True):
+        torch.testing.assert_close(eyeball, whole[:, mask], atol=1e-4, rtol=0)
 
 
 def test_animate_a_capture_onto_the_neutral_face(ict_capture, tmp_path, run_emoca, validate_gltf):

@@ -103,6 +103,11 @@ class FaceDecoder:
         dense = None if dense3d is None else self.project(dense3d, params.scale, params.offset)
         return Decoded(self.landmarks_68(ibug3d, jaw3d, params.scale, params.offset), dense, vertices, albedo)
 
+    def eyeballs(self, params: FaceParams) -> list[torch.Tensor]:
+        """Each eyeball's vertices (B, n, 3) as `decode` poses them, without the rest of the mesh (ICT);
+        [] for a model without eyeballs."""
+        return self.terms.eyeballs(params.identity, self.vector(params), params.rotation)
+
     def landmarks_68(self, ibug3d: torch.Tensor, jaw3d: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor
                      ) -> torch.Tensor:
         """(B, 68, 3) posed embedded iBUG points and (B, C, 3) posed jaw candidates -> (B, 68, 2) crop

@@ -82,6 +82,15 @@ class FaceTerms(ABC):
         iBUG landmarks and (B, C, 3) `jaw_candidates` vertices."""
         return self.points_on(self.posed(identity, expression, rotation))
 
+    def eyeballs(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor
+                 ) -> list[torch.Tensor]:
+        """The posed vertices (B, n, 3) of each eyeball (`FaceModel.eyeball_masks`; [] without eyeballs)."""
+        masks = self.model.eyeball_masks()
+        if not masks:
+            return []
+        vertices = self.posed(identity, expression, rotation)
+        return [vertices[:, mask.to(vertices.device)] for mask in masks]
+
     def points_on(self, vertices: torch.Tensor) -> LandmarkPoints:
         """The same points read from already posed (B, V, 3) vertices."""
         dense = self.model.surface_landmarks(vertices, "dense") if "dense" in self.model.embedded else None
@@ -119,6 +128,7 @@ class ICTTerms(FaceTerms):
     def __init__(self, model: ICTFaceModel, jaw_candidates: torch.Tensor) -> None:
         self.model, self.jaw_candidates = model, jaw_candidates
         self._landmark_vertices = _LandmarkVertices(model, jaw_candidates)
+        self._eyeballs = [_VertexSubset(model, torch.nonzero(mask).squeeze(1)) for mask in model.eyeball_masks()]
         self.correctives = load_correctives(self.n_expression, model.n_identity)
         self.jaw_offsets = load_jaw_offsets()
 
@@ -153,9 +163,17 @@ class ICTTerms(FaceTerms):
                         ) -> LandmarkPoints:
         return self._landmark_vertices(self.mesh_identity(identity, expression), expression, rotation)
 
+    def eyeballs(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor
+                 ) -> list[torch.Tensor]:
+        """As `FaceTerms.eyeballs`, from the eyeballs' own basis slices (a fifth of the mesh)."""
+        mesh_identity = self.mesh_identity(identity, expression)
+        return [eyeball(mesh_identity, expression, rotation) for eyeball in self._eyeballs]
+
     def to(self, device: torch.device) -> "ICTTerms":
-        """Move the jaw candidates and the landmark-only basis slices to `device`; returns self."""
+        """Move the jaw candidates and the basis slices to `device`; returns self."""
         super().to(device)
+        for subset in (self._landmark_vertices.vertices, *self._eyeballs):
+            _move_tensors(subset, device)
         _move_tensors(self._landmark_vertices, device)
         return self
 
@@ -163,26 +181,37 @@ class ICTTerms(FaceTerms):
         return {"expression": dict(zip(self.model.expression_names, expression.tolist(), strict=True))}
 
 
+class _VertexSubset:
+    """Some ICT vertices (`ids`, (n,) long) with their own slices of the model's bases, posed without the
+    rest of the mesh: `subset(mesh_identity, expression, rotation)` -> (B, n, 3) as `ICTTerms.posed`'s."""
+
+    def __init__(self, model: ICTFaceModel, ids: torch.Tensor) -> None:
+        self.template = model.template[ids]
+        self.identity_basis = model.identity_basis[:, ids]
+        self.expression_basis = model.expression_basis[:, ids]
+
+    def __call__(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+        vertices = (self.template + torch.einsum("bk,kvc->bvc", identity, self.identity_basis)
+                    + torch.einsum("bk,kvc->bvc", expression, self.expression_basis))
+        return rigid_transform(vertices, rotation, torch.zeros_like(rotation))
+
+
 class _LandmarkVertices:
-    """The few ICT vertices the landmark losses read (embedded landmark corners, jaw candidates), with
-    their own slices of the model's bases: landmark-only steps skip the other ~13,000 vertices."""
+    """The few ICT vertices the landmark losses read (embedded landmark corners, jaw candidates), posed
+    alone (`_VertexSubset`): landmark-only steps skip the other ~13,000 vertices."""
 
     def __init__(self, model: ICTFaceModel, jaw_candidates: torch.Tensor) -> None:
         needed = torch.unique(torch.cat([model.dense_corners.reshape(-1), model.ibug_corners.reshape(-1),
                                          jaw_candidates]))
         remap = torch.full((model.n_vertices,), -1, dtype=torch.long)
         remap[needed] = torch.arange(len(needed))
-        self.template = model.template[needed]
-        self.identity_basis = model.identity_basis[:, needed]
-        self.expression_basis = model.expression_basis[:, needed]
+        self.vertices = _VertexSubset(model, needed)
         self.dense_corners, self.dense_barycentric = remap[model.dense_corners], model.dense_barycentric
         self.ibug_corners, self.ibug_barycentric = remap[model.ibug_corners], model.ibug_barycentric
         self.jaw = remap[jaw_candidates]
 
     def __call__(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> LandmarkPoints:
-        vertices = (self.template + torch.einsum("bk,kvc->bvc", identity, self.identity_basis)
-                    + torch.einsum("bk,kvc->bvc", expression, self.expression_basis))
-        vertices = rigid_transform(vertices, rotation, torch.zeros_like(rotation))
+        vertices = self.vertices(identity, expression, rotation)
         dense = torch.einsum("bnkc,nk->bnc", vertices[:, self.dense_corners], self.dense_barycentric)
         ibug = torch.einsum("bnkc,nk->bnc", vertices[:, self.ibug_corners], self.ibug_barycentric)
         return dense, ibug, vertices[:, self.jaw]

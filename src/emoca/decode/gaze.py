@@ -27,33 +27,27 @@ EYES = ((468, (33, 133)), (473, (362, 263)))  # each iris centre with its eye's 
 PUPIL_DEPTH = 1.0
 
 
-def eyeball_masks(model: FaceModel) -> list[torch.Tensor]:
-    """The model's two eyeball vertex masks ([] when it has none)."""
-    masks = [model.regions.get(f"eyeball_{side}") for side in ("left", "right")]
-    return [mask for mask in masks if mask is not None and int(mask.sum()) >= 4]
-
-
 def estimate_gaze(decoder: FaceDecoder, params: FaceParams, decoded: Decoded, dense: np.ndarray,
                   pupil_depth: float = PUPIL_DEPTH, relative: bool = True) -> np.ndarray | None:
     """[yaw, pitch] radians (2,) of one face (`params`, `decoded`: batches of one, posed at neutral
-    gaze); `dense`: (478, 2) the detector's points in crop pixels (iris centres 468 and 473). None when
-    the model has no eyeballs.
+    gaze; `decoded` may be points only, `mesh=False`: the eyeballs are posed here, alone); `dense`:
+    (478, 2) the detector's points in crop pixels (iris centres 468 and 473). None when the model has
+    no eyeballs.
 
     `relative` (where the model has MediaPipe's embedding): each iris is measured from its eye's
     corners, against where the reconstruction puts the iris at neutral gaze from the same corners, so a
     misplaced or slightly misturned head moves both alike and cancels; else from the projected eyeball
     centre alone."""
-    masks = eyeball_masks(decoder.model)
-    if len(masks) != 2:
+    eyeballs = decoder.eyeballs(params)
+    if not eyeballs:
         return None
-    vertices = decoded.vertices[0].double()
     rotation = axis_angle_to_matrix(params.rotation[0].double().cpu())
     forward = rotation[:, 2]
     seen = torch.as_tensor(np.asarray(dense)[:, :2], dtype=torch.float64)
     model_points = None if decoded.dense is None or not relative else decoded.dense[0].double().cpu()
     angles = []
-    for mask in masks:
-        points = vertices[mask.cpu()]
+    for points in eyeballs:
+        points = points[0].double().cpu()
         centre = torch.as_tensor(sphere_centre(points.numpy()))
         depth = float(((points - centre) @ forward).max()) * pupil_depth
         probe = torch.stack([centre, centre + torch.tensor([1.0, 0, 0], dtype=centre.dtype),
@@ -81,7 +75,7 @@ def turn_eyes(model: FaceModel, vertices: torch.Tensor, rotation: torch.Tensor, 
     head = axis_angle_to_matrix(rotation.to(vertices))
     turn = head @ eye_rotation(gaze.to(vertices)) @ head.transpose(1, 2)
     out = vertices.clone()
-    for mask in eyeball_masks(model):
+    for mask in model.eyeball_masks():
         mask = mask.to(vertices.device)
         points = vertices[:, mask]
         centres = torch.stack([torch.as_tensor(sphere_centre(p.detach().double().cpu().numpy())) for p in points])

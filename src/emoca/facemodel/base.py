@@ -46,6 +46,12 @@ class FaceModel(nn.Module):
         """Centimetres in one model unit (1 for ICT's cm, 100 for FLAME's metres)."""
         return {"cm": 1.0, "m": 100.0}[self.units]
 
+    def eyeball_masks(self) -> list[torch.Tensor]:
+        """The two eyeballs' (V,) bool vertex masks, left then right ([] when the model has none)."""
+        masks = [self.regions.get(f"eyeball_{side}") for side in ("left", "right")]
+        masks = [mask for mask in masks if mask is not None and int(mask.sum()) >= 4]
+        return masks if len(masks) == 2 else []
+
     def surface_landmarks(self, vertices: torch.Tensor, which: str = "dense") -> torch.Tensor:
         """Points on the surface of (B, V, 3) vertices where the detector's landmarks lie: "dense" gives
         MediaPipe's 478 points (B, 478, 3), "ibug" the 68 iBUG points (B, 68, 3) (jawline as seen

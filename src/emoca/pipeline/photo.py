@@ -182,20 +182,26 @@ class Reconstructor:
               timings_ms: dict[str, float]) -> list[Face]:
         """`Face` records of predicted `params` (one row per detection). Emotion from the predicted
         expression (what the heads were trained on); then the gaze sets ICT's eyeLook weights."""
-        decoded, emotions = self.decode(params), self.emotions(params)
-        gazes = [self._gaze(detection, params[i], decoded[i], to_input[i]) for i, detection in enumerate(detections)]
+        emotions = self.emotions(params)
+        with torch.no_grad():  # the gaze reads the points and eyeballs only: one full decode, after it
+            points = self.decoder.decode(params.to(self.decoder.device), mesh=False).cpu()
+        gazes = [self._gaze(detection, params[i], points[i], to_input[i]) for i, detection in enumerate(detections)]
         if any(gaze is not None for gaze in gazes):
             params, decoded = self._looking(params, gazes)
+        else:
+            decoded = self.decode(params)
         return [Face(detection, params[i], decoded[i], to_input[i], timings_ms, emotions[i], gazes[i])
                 for i, detection in enumerate(detections)]
 
-    def _gaze(self, detection: FaceLandmarks, params: FaceParams, decoded: Decoded, to_input: np.ndarray
+    def _gaze(self, detection: FaceLandmarks, params: FaceParams, points: Decoded, to_input: np.ndarray
               ) -> np.ndarray | None:
-        """[yaw, pitch] of one face from its iris centres; None without them."""
+        """[yaw, pitch] of one face from its iris centres (`points`: its points-only decoding); None
+        without them."""
         if len(detection.dense) <= max(IRIS_CENTRES):
             return None
         dense = apply_affine(invert_affine(to_input), detection.dense[:, :2])
-        return estimate_gaze(self.decoder, params, decoded, dense)
+        with torch.no_grad():
+            return estimate_gaze(self.decoder, params.to(self.decoder.device), points, dense)
 
     def _looking(self, params: FaceParams, gazes: list[np.ndarray | None]) -> tuple[FaceParams, Decoded]:
         """`params` with ICT's eyeLook weights from the gaze (other models: unchanged), decoded again with
