@@ -153,7 +153,7 @@ class OutputWriter:
                                                         config=RendererConfig(image_size=(height, width)))
         return self._renderers[(height, width)]
 
-    def _render(self, image: np.ndarray, faces: list[Face], colour: bool) -> "FaceLayers":
+    def _render(self, image: np.ndarray, faces: list[Face], colour: bool) -> FaceLayers:
         """The faces drawn at the photo's size (the colour render only if `colour`). Each face is rendered
         only in the window its projected mesh covers (the same pixels as a whole-image render, far fewer
         to shade); faces are layered in order (nearer faces drawn last would need depth; faces rarely
