@@ -204,8 +204,8 @@ class Reconstructor:
             return estimate_gaze(self.decoder, params.to(self.decoder.device), points, dense)
 
     def _looking(self, params: FaceParams, gazes: list[np.ndarray | None]) -> tuple[FaceParams, Decoded]:
-        """`params` with ICT's eyeLook weights from the gaze (other models: unchanged), decoded again with
-        the eyeballs turned (faces without a gaze keep theirs)."""
+        """`params` with ICT's eyeLook weights from the gaze (other models: unchanged), and their decoding
+        with the eyeballs turned (faces without a gaze keep theirs)."""
         has = torch.tensor([gaze is not None for gaze in gazes])
         gaze = torch.tensor(np.stack([np.zeros(2) if g is None else g for g in gazes]), dtype=torch.float32)
         if isinstance(self.model, ICTFaceModel):
