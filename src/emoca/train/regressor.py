@@ -105,7 +105,7 @@ class StageConfig:
 
 STAGES = {
     "coarse": StageConfig(steps=6000),
-    "expression": StageConfig(steps=3000, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
+    "expression": StageConfig(steps=6000, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
                               pseudo_appearance=0.0, emotion=1.0, identity_head=True),
 }
 
