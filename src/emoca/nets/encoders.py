@@ -111,7 +111,8 @@ class Trunk(nn.Module):
 
     def fold_batch_norm(self) -> "Trunk":
         """For inference (see `_ImageNetStatistics.fold_batch_norm`); returns self."""
-        self.stem.fold_batch_norm(), self.tail.fold_batch_norm()
+        self.stem.fold_batch_norm()
+        self.tail.fold_batch_norm()
         return self
 
 

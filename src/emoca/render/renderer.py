@@ -135,8 +135,8 @@ class Renderer(nn.Module):
         """The shaded grey "geometry" view for visualisation: image (B, 3, H, W) over `background` (black
         when None, i.e. premultiplied) and the antialiased coverage alpha (B, 1, H, W). Shaded per vertex
         and interpolated (Gouraud): on these dense meshes (a triangle spans a few pixels) it is the
-        per-pixel shading of `forward` within a grey level on average (0.15 of 255 on a video frame),
-        at two thirds of the time."""
+        per-pixel shading of `forward` within a grey level on average (0.15 of 255 on a video frame), in
+        0.75-0.8 of its time (a 360 x 384 window of the sample video: 15.5 vs 20.7 ms, 14.1 vs 17.2 ms)."""
         light = default_light(vertices.shape[0], vertices.dtype, vertices.device)
         colours = sh_shading(self.vertex_normals(vertices), light) * self.config.geometry_albedo
         rast = rasterize(screen, self.triangles, self.config.image_size)
