@@ -7,6 +7,8 @@ the fitted and the true unposed shape after rigid alignment (rotation + translat
 expression error (mean absolute error of the 53 weights, and of the expression-only displacement).
 
 Run: `.venv/bin/python benchmarks/bench_fit_synthetic.py [--count 200]` (part of `make bench`).
+`--method regress --expression-encoder FILE` measures a stage-2 candidate; choose on another `--seed`
+(e.g. 2001), never on the benchmark's 7 (the regressor's renders are seed 2000, its identity head's 1000).
 Target (issue "emoca reconstruct"): median per-vertex error <= 1.5 mm.
 """
 
@@ -33,8 +35,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--method", choices=METHODS, default="fit", help="the predictor (default fit)")
+    parser.add_argument("--expression-encoder", default=ReconstructorConfig.expression_encoder,
+                        help="the regressor's stage-2 weights (default the shipped ones)")
     args = parser.parse_args()
-    reconstructor = Reconstructor(ReconstructorConfig(method=args.method))
+    reconstructor = Reconstructor(ReconstructorConfig(method=args.method, expression_encoder=args.expression_encoder))
     model, landmarker, decoder = reconstructor.model, reconstructor.landmarker, reconstructor.decoder
     albedo = decoder.albedo
     render = SceneRenderer(model, albedo)
