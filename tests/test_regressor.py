@@ -1,5 +1,7 @@
 """The regressor's networks, weight files, predictor seam, and the emotion-consistency loss."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -169,6 +171,39 @@ def test_the_expression_stage_loss_trains_the_expression_encoder_only(ict_model,
     assert all(p.grad is None for p in [*coarse.parameters(), *trunk.parameters()])
     if own_tail:  # its own copy of the tail learns; the shared trunk's stays as it was
         assert regressor.expression.tail.conv.weight.grad.abs().sum() > 0
+
+
+def test_a_render_s_exact_expression_is_a_sum_of_squares_and_photos_without_one_add_nothing(ict_model):
+    decoder = FaceDecoder(ict_model, TRUNK_SIZE)
+    params = decoder.neutral(3).replace(expression=torch.rand(3, 53), scale=torch.full((3,), 0.11))
+    with torch.no_grad():
+        placed = decoder.decode(params, mesh=False)
+    truth = params.expression.clone()
+    truth[1] += 0.1  # a render whose expression is off by 0.1 in every weight
+    truth[2] = float("nan")  # a photo: no exact expression
+    batch = {"images": torch.rand(3, 3, TRUNK_SIZE, TRUNK_SIZE), "landmarks_68": placed.landmarks_68,
+             "dense": placed.dense, "pseudo_true_expression": truth}
+    config = replace(STAGES["expression"], true_expression=2.0, identity_head=False)
+    losses = StageLoss(decoder, config, None)(params, batch)
+    torch.testing.assert_close(losses["true_expression"], torch.tensor([0.0, 2.0 * 53 * 0.01, 0.0]))
+    assert "true_expression" not in StageLoss(decoder, STAGES["expression"], None)(params, batch)
+
+
+def test_synthetic_training_renders_carry_their_scenes_exact_expressions(ict_model):
+    from emoca.decode.albedo import AlbedoModel
+    from emoca.synthetic import SIZE, random_scene
+    from emoca.train.regressor_data import synthetic_source
+
+    albedo = AlbedoModel(ict_model)
+    source = synthetic_source(ict_model, albedo, 2, seed=5)
+    generator = torch.Generator().manual_seed(5)
+    expected = np.concatenate([random_scene(ict_model, albedo, generator)["params"]["expression"].numpy()
+                               for _ in range(2)])
+    np.testing.assert_array_equal(source.true_expression, expected)
+    assert source.name == "synthetic_train" and source.count == 2 and (expected > 0).any()
+    images = [image for image, _ in source.items]
+    assert len(images) == 2 and images[0].shape == (SIZE, SIZE, 3) and images[0].dtype == np.uint8
+    assert images[0].std() > 10  # a rendered face, not a blank
 
 
 def test_the_identity_head_is_the_ridge_fit_and_survives_its_fp16_file(tmp_path):

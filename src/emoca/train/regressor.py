@@ -17,7 +17,9 @@ the coarse head) with the perceptual emotion-consistency loss (`emoca.losses.emo
 render composited over the crop, plus the landmark, closure, photometric and expression-prior terms;
 the face is decoded as `--method regress` decodes it (the identity head's identity, the camera solved
 for it); `--no-emotion` runs the same schedule without the emotion term (the control), written to
-another file. `--set NAME=NUMBER` replaces one of the stage's numbers (e.g. `emotion_classes=0.5`).
+another file. `--set NAME=NUMBER` replaces one of the stage's numbers (e.g. `emotion_classes=0.5`);
+`--set true_expression=W` adds the SYNTHETIC renders of `python -m emoca.train.regressor_data --synthetic N`
+to the training faces with a supervised term on their exact expression weights.
 
 Validation (checkpoint selection): expressions_wild valid and 1,000 FER+ valid faces, the stage's own
 loss (for stage 2 that includes our recogniser's emotion distance, never the independent judge).
@@ -68,6 +70,7 @@ from emoca.targets import FaceTargets
 from emoca.train.regressor_data import CACHE
 
 TRAIN_SOURCES = ("helen_train", "wild_train", "ferplus_train")
+SYNTHETIC_SOURCE = "synthetic_train"  # SYNTHETIC renders with exact expressions (`regressor_data --synthetic N`)
 VALID_SOURCES = ("wild_valid", "ferplus_valid")
 CONTROL_WEIGHTS = WEIGHTS / "regressor_expression_noemotion.safetensors"
 
@@ -94,6 +97,8 @@ class StageConfig:
     albedo_prior: float = 1e-2
     pseudo_identity: float = 0.05  # x mean squared difference from the fitter's identity
     pseudo_appearance: float = 1.0  # x mean squared difference from the fitter's light and albedo
+    true_expression: float = 0.0  # x sum of squared differences from a SYNTHETIC render's exact expression
+    #                               weights; > 0 adds the `synthetic_train` cache to the training faces
     emotion: float = 0.0  # the emotion-consistency term (stage 2): x the features' cosine distance
     emotion_classes: float = 0.0  # x the KL divergence of the render's classes from the photo's (stage 2)
     identity_head: bool = False  # decode with the identity head's identity and the camera solved for it,
@@ -112,8 +117,8 @@ STAGES = {
 
 class FaceCache:
     """The cached faces of some sources, in memory: crops (N, S, S, 3) uint8, points in crop pixels of
-    the cached crops, trunk stem features, photo emotion features, and the fitter's parameters (NaN where a
-    source has none)."""
+    the cached crops, trunk stem features, photo emotion features, the fitter's parameters and SYNTHETIC
+    renders' exact expressions (`pseudo`, NaN rows where a source has none)."""
 
     def __init__(self, names: tuple[str, ...]) -> None:
         parts = [dict(np.load(CACHE / f"{name}.npz")) for name in names]
@@ -128,12 +133,13 @@ class FaceCache:
         self.stem = np.concatenate([p["stem"] for p in parts])
         self.photo_emotion = np.concatenate([p["photo_emotion"] for p in parts])
         self.pseudo = {}
-        for name in ("identity", "light", "colours", "coefficients"):
-            shapes = {p[f"fit_{name}"].shape[1:] for p in parts if f"fit_{name}" in p}
-            if shapes:  # sources without fits get NaN rows
+        for name, key in (("identity", "fit_identity"), ("light", "fit_light"), ("colours", "fit_colours"),
+                          ("coefficients", "fit_coefficients"), ("true_expression", "true_expression")):
+            shapes = {p[key].shape[1:] for p in parts if key in p}
+            if shapes:  # sources without them get NaN rows
                 shape = shapes.pop()
-                self.pseudo[name] = np.concatenate([p.get(f"fit_{name}", np.full((len(p["crops"]), *shape), np.nan,
-                                                                                    np.float32)) for p in parts])
+                self.pseudo[name] = np.concatenate([p.get(key, np.full((len(p["crops"]), *shape), np.nan,
+                                                                       np.float32)) for p in parts])
 
     def __len__(self) -> int:
         return len(self.crops)
@@ -182,6 +188,9 @@ class StageLoss:
             losses["pseudo_appearance"] = config.pseudo_appearance * sum(
                 _masked_mse(getattr(params, name), batch[f"pseudo_{name}"]) for name in ("light", "colours",
                                                                                           "coefficients"))
+        if config.true_expression and "pseudo_true_expression" in batch:
+            losses["true_expression"] = config.true_expression * expression.shape[1] * _masked_mse(
+                expression, batch["pseudo_true_expression"])
         if self.emotion is not None:  # measured in the control too (without a gradient), for the ablation
             weighted = bool(config.emotion or config.emotion_classes)
             with torch.set_grad_enabled(weighted and torch.is_grad_enabled()):
@@ -320,7 +329,8 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
     loss = StageLoss(decoder, config, emotion)
     optimiser = torch.optim.AdamW(_parameter_groups(trainable, config), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
-    train_set, valid_set = FaceCache(TRAIN_SOURCES), FaceCache(VALID_SOURCES)
+    train_set = FaceCache(TRAIN_SOURCES + ((SYNTHETIC_SOURCE,) if config.true_expression else ()))
+    valid_set = FaceCache(VALID_SOURCES)
     step, best, rng = 0, math.inf, np.random.default_rng(config.seed)
     checkpoint = run / "checkpoint.pt"
     if checkpoint.exists():

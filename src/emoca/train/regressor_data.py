@@ -1,12 +1,15 @@
 """Cache the regressor's training and validation faces: crops, detections, trunk features, targets.
 
-    python -m emoca.train.regressor_data [--ferplus-train 10000] [--only NAME] [--test]
+    python -m emoca.train.regressor_data [--ferplus-train 10000] [--only NAME] [--test] [--synthetic N]
 
 Reads (train): HELEN trainset (500 photos), expressions_wild train (2,502), a seeded random subset of
 FER+ train; (valid, for model selection): expressions_wild valid and 1,000 FER+ valid faces. The test
 split is read only with `--test` (`ferplus_test`: every FER+ test face, for the benchmarks that report
-on it once; nothing trains or selects on it). Each photo's best face is detected (`emoca.detect`),
-cropped DECA-style at 224 px and kept at `TRUNK_SIZE` px with its 68 + 478 points (224-px crop pixels);
+on it once; nothing trains or selects on it). `--synthetic N` adds `synthetic_train`: N SYNTHETIC renders
+(`emoca.synthetic`, seed `SYNTHETIC_SEED`, disjoint from the benchmarks' 7 and the identity head's 1000)
+with their exact expression weights (`true_expression`), for stage 2's optional supervised term.
+Each photo's best face is detected (`emoca.detect`), cropped DECA-style at 224 px and kept at
+`TRUNK_SIZE` px with its 68 + 478 points (224-px crop pixels);
 FER+'s 48 px grey faces are upsampled 4x and padded by 48 px (replicated border) so the detector sees a
 whole face (95 of the first 100 train faces are found).
 Then per face: the frozen trunk's stem features (`emoca.nets.encoders.Trunk.stem`, (192, 4, 4) fp16),
@@ -32,29 +35,35 @@ import torch
 from emoca.datasets.expressions_wild import wild_photos
 from emoca.datasets.ferplus import load_ferplus
 from emoca.datasets.helen import helen_split
+from emoca.decode.albedo import AlbedoModel
 from emoca.emotions import EMOTIONS
 from emoca.face_params import FaceParams
+from emoca.facemodel.ict import ICTFaceModel
 from emoca.io.atomic import atomic_path
 from emoca.io.images import load_image
 from emoca.nets.emotion import load_emotion_net
 from emoca.nets.encoders import TRUNK_SIZE, Trunk
 from emoca.pipeline.photo import Reconstructor
+from emoca.synthetic import SceneRenderer, random_scene
 from emoca.targets import FaceTargets
 
 CACHE = Path.home() / ".cache" / "emoca" / "regressor"
 FER_UPSAMPLE, FER_PAD = 4, 48
 BATCH = 16
+SYNTHETIC_SEED = 2000
 
 
 @dataclass
 class Source:
-    """One cached set: its name, whether the fitter's pseudo ground truth is computed, and its photos as
-    (image, (8,) emotion distribution or NaN) pairs (yielded lazily)."""
+    """One cached set: its name, whether the fitter's pseudo ground truth is computed, its photos as
+    (image, (8,) emotion distribution or NaN) pairs (yielded lazily), and for renders the (count, 53)
+    exact expression weights of each photo."""
 
     name: str
     fit: bool
     items: Iterator[tuple[np.ndarray, np.ndarray]]
     count: int
+    true_expression: np.ndarray | None = None
 
 
 def _one_hot(emotion: str) -> np.ndarray:
@@ -71,8 +80,17 @@ def _fer_items(faces, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray
         yield _upsampled_fer(faces.images[i]), faces.targets[i]
 
 
+def synthetic_source(model: ICTFaceModel, albedo: AlbedoModel, count: int, seed: int = SYNTHETIC_SEED) -> Source:
+    """`count` SYNTHETIC renders of `seed` (rendered lazily) with their exact expression weights."""
+    generator = torch.Generator().manual_seed(seed)
+    scenes = [random_scene(model, albedo, generator) for _ in range(count)]
+    render, unlabelled = SceneRenderer(model, albedo), np.full(len(EMOTIONS), np.nan, np.float32)
+    truth = np.concatenate([scene["params"]["expression"].numpy() for scene in scenes]).astype(np.float32)
+    return Source("synthetic_train", False, ((render(scene), unlabelled) for scene in scenes), count, truth)
+
+
 def sources(ferplus_train: int, test: bool = False, seed: int = 0) -> list[Source]:
-    """Every source of the module docstring, in the order they are cached (`ferplus_test` only when
+    """Every photo source of the module docstring, in the order they are cached (`ferplus_test` only when
     `test`)."""
     unlabelled = np.full(len(EMOTIONS), np.nan, np.float32)
     helen = helen_split("trainset")
@@ -123,6 +141,8 @@ def cache_source(source: Source, reconstructor: Reconstructor, trunk: Trunk, emo
               "dense": np.stack(dense).astype(np.float32), "emotion_targets": np.stack(targets),
               "crop_size": np.int64(reconstructor.crop.size), "photos": np.int64(source.count),
               "source_index": np.array(kept, np.int64)}
+    if source.true_expression is not None:
+        arrays["true_expression"] = source.true_expression[kept]
     images = torch.from_numpy(arrays["crops"]).permute(0, 3, 1, 2)
     features, emotions = [], []
     with torch.no_grad():
@@ -146,10 +166,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ferplus-train", type=int, default=10000, help="FER+ train faces to cache")
     parser.add_argument("--only", default=None, help="cache only this source (e.g. wild_valid)")
     parser.add_argument("--test", action="store_true", help="also cache every FER+ test face (ferplus_test)")
+    parser.add_argument("--synthetic", type=int, default=0, help="SYNTHETIC renders to cache (synthetic_train)")
     args = parser.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)
     reconstructor, trunk, emotion = Reconstructor(), Trunk(), load_emotion_net()
-    for source in sources(args.ferplus_train, args.test):
+    renders = ([synthetic_source(reconstructor.model, reconstructor.decoder.albedo, args.synthetic)]
+               if args.synthetic else [])
+    for source in sources(args.ferplus_train, args.test) + renders:
         path = CACHE / f"{source.name}.npz"
         if path.exists() or (args.only and source.name != args.only):
             continue
