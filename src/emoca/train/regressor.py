@@ -18,8 +18,8 @@ render composited over the crop, plus the landmark, closure, photometric and exp
 the face is decoded as `--method regress` decodes it (the identity head's identity, the camera solved
 for it); `--no-emotion` runs the same schedule without the emotion term (the control), written to
 another file. `--set NAME=NUMBER` replaces one of the stage's numbers (e.g. `emotion_classes=0.5`);
-`--set true_expression=W` adds the SYNTHETIC renders of `python -m emoca.train.regressor_data --synthetic N`
-to the training faces with a supervised term on their exact expression weights.
+stage 2 also learns from SYNTHETIC renders' exact expression weights (`true_expression`, 0.5; the
+`synthetic_train` cache; `--set true_expression=0` leaves them out).
 
 Validation (checkpoint selection): expressions_wild valid and 1,000 FER+ valid faces, the stage's own
 loss (for stage 2 that includes our recogniser's emotion distance, never the independent judge).
@@ -111,7 +111,7 @@ class StageConfig:
 STAGES = {
     "coarse": StageConfig(steps=6000),
     "expression": StageConfig(steps=6000, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
-                              pseudo_appearance=0.0, emotion=1.0, identity_head=True),
+                              pseudo_appearance=0.0, emotion=1.0, identity_head=True, true_expression=0.5),
 }
 
 
@@ -121,6 +121,9 @@ class FaceCache:
     renders' exact expressions (`pseudo`, NaN rows where a source has none)."""
 
     def __init__(self, names: tuple[str, ...]) -> None:
+        missing = [CACHE / f"{name}.npz" for name in names if not (CACHE / f"{name}.npz").exists()]
+        if missing:
+            raise InputError(missing[0], "not cached: run `python -m emoca.train.regressor_data` first")
         parts = [dict(np.load(CACHE / f"{name}.npz")) for name in names]
         for name, part in zip(names, parts, strict=True):
             if "stem" not in part:

@@ -1,13 +1,14 @@
 """Cache the regressor's training and validation faces: crops, detections, trunk features, targets.
 
-    python -m emoca.train.regressor_data [--ferplus-train 10000] [--only NAME] [--test] [--synthetic N]
+    python -m emoca.train.regressor_data [--ferplus-train 10000] [--only NAME] [--test] [--synthetic 3000]
 
 Reads (train): HELEN trainset (500 photos), expressions_wild train (2,502), a seeded random subset of
 FER+ train; (valid, for model selection): expressions_wild valid and 1,000 FER+ valid faces. The test
 split is read only with `--test` (`ferplus_test`: every FER+ test face, for the benchmarks that report
-on it once; nothing trains or selects on it). `--synthetic N` adds `synthetic_train`: N SYNTHETIC renders
-(`emoca.synthetic`, seed `SYNTHETIC_SEED`, disjoint from the benchmarks' 7 and the identity head's 1000)
-with their exact expression weights (`true_expression`), for stage 2's optional supervised term.
+on it once; nothing trains or selects on it). `synthetic_train`: `--synthetic` (3,000; 0 for none)
+SYNTHETIC renders (`emoca.synthetic`, seed `SYNTHETIC_SEED`, disjoint from the benchmarks' 7 and the
+identity head's 1000) with their exact expression weights (`true_expression`), for stage 2's
+supervised expression term (2,969 with a detected face, about 4 minutes).
 Each photo's best face is detected (`emoca.detect`), cropped DECA-style at 224 px and kept at
 `TRUNK_SIZE` px with its 68 + 478 points (224-px crop pixels);
 FER+'s 48 px grey faces are upsampled 4x and padded by 48 px (replicated border) so the detector sees a
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ferplus-train", type=int, default=10000, help="FER+ train faces to cache")
     parser.add_argument("--only", default=None, help="cache only this source (e.g. wild_valid)")
     parser.add_argument("--test", action="store_true", help="also cache every FER+ test face (ferplus_test)")
-    parser.add_argument("--synthetic", type=int, default=0, help="SYNTHETIC renders to cache (synthetic_train)")
+    parser.add_argument("--synthetic", type=int, default=3000, help="SYNTHETIC renders to cache (synthetic_train)")
     args = parser.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)
     reconstructor, trunk, emotion = Reconstructor(), Trunk(), load_emotion_net()
