@@ -38,7 +38,9 @@ def test_a_batch_keeps_photos_apart_and_a_faceless_photo_gets_no_faces(quick):
     blank = np.full((200, 200, 3), 128, np.uint8)
     batch = quick.reconstruct_batch([photo, blank, PHOTO])
     assert [len(faces) for faces in batch] == [1, 0, 1]
-    torch.testing.assert_close(batch[0][0].params.identity, batch[2][0].params.identity)  # same photo, same fit
+    # same photo, same fit: up to float32 rounding, which BLAS may do differently for two rows of a batch
+    # (1.2e-5 of a standard deviation after the fit's steps, seen on an AMD EPYC)
+    torch.testing.assert_close(batch[0][0].params.identity, batch[2][0].params.identity, atol=1e-4, rtol=1e-4)
 
 
 def test_video_frames_share_one_identity_and_faceless_frames_are_empty(quick):
