@@ -67,10 +67,9 @@ from emoca.nets.regressor import (
 )
 from emoca.nets.weights_file import save_weights
 from emoca.targets import FaceTargets
-from emoca.train.regressor_data import CACHE
+from emoca.train.regressor_data import CACHE, SYNTHETIC_SOURCE
 
 TRAIN_SOURCES = ("helen_train", "wild_train", "ferplus_train")
-SYNTHETIC_SOURCE = "synthetic_train"  # SYNTHETIC renders with exact expressions (`regressor_data --synthetic N`)
 VALID_SOURCES = ("wild_valid", "ferplus_valid")
 CONTROL_WEIGHTS = WEIGHTS / "regressor_expression_noemotion.safetensors"
 

@@ -52,6 +52,7 @@ CACHE = Path.home() / ".cache" / "emoca" / "regressor"
 FER_UPSAMPLE, FER_PAD = 4, 48
 BATCH = 16
 SYNTHETIC_SEED = 2000
+SYNTHETIC_SOURCE = "synthetic_train"  # the cache of SYNTHETIC renders with their exact expressions
 
 
 @dataclass
@@ -87,7 +88,7 @@ def synthetic_source(model: ICTFaceModel, albedo: AlbedoModel, count: int, seed:
     scenes = [random_scene(model, albedo, generator) for _ in range(count)]
     render, unlabelled = SceneRenderer(model, albedo), np.full(len(EMOTIONS), np.nan, np.float32)
     truth = np.concatenate([scene["params"]["expression"].numpy() for scene in scenes]).astype(np.float32)
-    return Source("synthetic_train", False, ((render(scene), unlabelled) for scene in scenes), count, truth)
+    return Source(SYNTHETIC_SOURCE, False, ((render(scene), unlabelled) for scene in scenes), count, truth)
 
 
 def sources(ferplus_train: int, test: bool = False, seed: int = 0) -> list[Source]:
