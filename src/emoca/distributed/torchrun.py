@@ -10,6 +10,7 @@ writes checkpoints, weights and logs; every rank resumes from the same checkpoin
 (no WORLD_SIZE, or 1) all of this is a no-op: one process, as before.
 """
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -49,10 +50,12 @@ def join(cuda: bool = False) -> Ranks:
 
 
 def leave(ranks: Ranks) -> None:
-    """End the process group (after the last collective call), every rank together: a gloo rank that
-    tears its group down while another still talks to it can abort ("terminate called without an active
-    exception"; seen in 2 of 8 two-process runs without the barrier)."""
+    """End the process group (after the last collective call), every rank together and after the
+    wrappers that hold it are gone: a gloo rank that tears its group down while another still talks to
+    it, or whose DistributedDataParallel (kept alive by reference cycles) outlives the group, can abort at
+    exit ("terminate called without an active exception"; the two-process test, 2 of 8 runs)."""
     if ranks.world > 1 and dist.is_initialized():
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()
 
