@@ -120,13 +120,14 @@ class FaceCache:
     renders' exact expressions (`pseudo`, NaN rows where a source has none)."""
 
     def __init__(self, names: tuple[str, ...]) -> None:
-        missing = [CACHE / f"{name}.npz" for name in names if not (CACHE / f"{name}.npz").exists()]
+        paths = [CACHE / f"{name}.npz" for name in names]
+        missing = [path for path in paths if not path.exists()]
         if missing:
             raise InputError(missing[0], "not cached: run `python -m emoca.train.regressor_data` first")
-        parts = [dict(np.load(CACHE / f"{name}.npz")) for name in names]
-        for name, part in zip(names, parts, strict=True):
+        parts = [dict(np.load(path)) for path in paths]
+        for path, part in zip(paths, parts, strict=True):
             if "stem" not in part:
-                raise InputError(CACHE / f"{name}.npz", "cached before the trunk's stem was (no 'stem' array): "
+                raise InputError(path, "cached before the trunk's stem was (no 'stem' array): "
                                  "delete it and rerun `python -m emoca.train.regressor_data`")
         self.crops = np.concatenate([p["crops"] for p in parts])
         ratio = TRUNK_SIZE / int(parts[0]["crop_size"])  # points were found on the 224-px crops

@@ -83,12 +83,17 @@ def _fer_items(faces, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray
 
 
 def synthetic_source(model: ICTFaceModel, albedo: AlbedoModel, count: int, seed: int = SYNTHETIC_SEED) -> Source:
-    """`count` SYNTHETIC renders of `seed` (rendered lazily) with their exact expression weights."""
-    generator = torch.Generator().manual_seed(seed)
-    scenes = [random_scene(model, albedo, generator) for _ in range(count)]
+    """`count` SYNTHETIC renders of `seed` (rendered lazily) with their exact expression weights. The
+    scenes are drawn from the seed twice, for the weights now and for the renders as they are read, so
+    they are never all held (each carries a 1.2 MB background)."""
+
+    def scenes() -> Iterator[dict]:
+        generator = torch.Generator().manual_seed(seed)
+        return (random_scene(model, albedo, generator) for _ in range(count))
+
     render, unlabelled = SceneRenderer(model, albedo), np.full(len(EMOTIONS), np.nan, np.float32)
-    truth = np.concatenate([scene["params"]["expression"].numpy() for scene in scenes]).astype(np.float32)
-    return Source(SYNTHETIC_SOURCE, False, ((render(scene), unlabelled) for scene in scenes), count, truth)
+    truth = np.concatenate([scene["params"]["expression"].numpy() for scene in scenes()])
+    return Source(SYNTHETIC_SOURCE, False, ((render(scene), unlabelled) for scene in scenes()), count, truth)
 
 
 def sources(ferplus_train: int, test: bool = False, seed: int = 0) -> list[Source]:
