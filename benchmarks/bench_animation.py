@@ -16,10 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from emoca.commands.animate import AnimateConfig, run_animate
-from emoca.commands.export import run_export
-from emoca.commands.reconstruct import run_reconstruct
-from emoca.pipeline.photo import ReconstructorConfig
+from emoca.cli import main as emoca
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 VIDEO = SHARED / "video" / "WolfgangLanger_Pexels.mp4"
@@ -37,22 +34,22 @@ def timed(label: str, frames: int, run) -> None:
 def main() -> None:
     capture, target = OUT / VIDEO.stem / "params.jsonl", OUT / PHOTO.stem / "params.json"
     if not (capture.exists() and target.exists()):
-        run_reconstruct([str(VIDEO), str(PHOTO)], OUT, False, False, ReconstructorConfig(method="regress"))
+        emoca(["reconstruct", str(VIDEO), str(PHOTO), "--out", str(OUT), "--method", "regress"])
     frames = len(capture.read_text().splitlines())
     print(f"sample video, {frames} frames, reconstructed with --method regress; this machine, nothing else running:")
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         timed("animate params.jsonl -> photo's params.json (after the reconstruction)  [target >= 10 frames/s]",
-              frames, lambda: run_animate(str(capture), str(target), str(work / "a"), AnimateConfig()))
+              frames, lambda: emoca(["animate", str(capture), "--target", str(target), "--out", str(work / "a")]))
         timed("animate the video itself -> photo (reconstruction included)", frames,
-              lambda: run_animate(str(VIDEO), str(PHOTO), str(work / "b"), AnimateConfig()))
+              lambda: emoca(["animate", str(VIDEO), "--target", str(PHOTO), "--out", str(work / "b")]))
         timed("export arkit-csv", frames,
-              lambda: run_export(str(capture), "arkit-csv", str(work / "t.csv"), True, None))
-        timed("export glb", frames, lambda: run_export(str(capture), "glb", str(work / "t.glb"), True, None))
+              lambda: emoca(["export", str(capture), "--format", "arkit-csv", "--out", str(work / "t.csv")]))
+        timed("export glb", frames, lambda: emoca(["export", str(capture), "--format", "glb", "--out", str(work / "t.glb")]))
         short = work / "short.jsonl"
         short.write_text("".join(capture.read_text().splitlines(keepends=True)[:50]))
-        timed("export obj-seq (first 50 frames)", 50, lambda: run_export(str(short), "obj-seq", str(work / "seq"),
-                                                                           True, None))
+        timed("export obj-seq (first 50 frames)", 50, lambda: emoca(["export", str(short), "--format", "obj-seq",
+                                                                       "--out", str(work / "seq")]))
 
 
 if __name__ == "__main__":

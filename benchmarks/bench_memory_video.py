@@ -20,11 +20,10 @@ import av
 import numpy as np
 from PIL import Image
 
-import emoca.commands.animate as animate
-import emoca.commands.export as export
-import emoca.commands.reconstruct as command
-from emoca.io.capture import Capture
+import emoca.output.writer as writer_module
+from emoca.cli import main as emoca_main
 from emoca.io.video import VideoReader
+from emoca.output.capture import Capture
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 
 FACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "london" / "smiling" / "001.jpg"
@@ -59,17 +58,17 @@ def synthetic_video(path: Path, minutes: float) -> int:
     return frames
 
 
-def metered_capture(marks: dict[int, str], memory: dict[str, float]) -> type[Capture]:
-    """A `Capture` that reads resident memory when its frames reach `marks` (frame index -> label)."""
+def meter_captures(marks: dict[int, str], memory: dict[str, float]) -> None:
+    """Make every `Capture` read resident memory when its frames reach `marks` (frame index -> label)."""
+    frames = Capture.frames
 
-    class MeteredCapture(Capture):
-        def frames(self):
-            for frame in super().frames():
-                if frame.index in marks:
-                    memory[marks[frame.index]] = resident_mb()
-                yield frame
+    def metered(self):
+        for frame in frames(self):
+            if frame.index in marks:
+                memory[marks[frame.index]] = resident_mb()
+            yield frame
 
-    return MeteredCapture
+    Capture.frames = metered
 
 
 def growth(memory: dict[str, float], minutes: float) -> str:
@@ -96,26 +95,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         video = Path(folder) / "long.mp4"
         frames = synthetic_video(video, args.minutes)
-        command.VideoReader = MeteredReader  # the writer reads through the metered reader
-        writer = command.OutputWriter(Reconstructor(ReconstructorConfig(method=args.method)))
+        writer_module.VideoReader = MeteredReader  # the writer reads through the metered reader
+        writer = writer_module.OutputWriter(Reconstructor(ReconstructorConfig(method=args.method)))
         start = time.perf_counter()
         written = writer.video(video, Path(folder) / "out")
         seconds = time.perf_counter() - start
         print(f"{frames} frames ({args.minutes:g} min at {FPS} fps, {SIZE}x{SIZE}), reconstruct --method "
               f"{args.method}: {written} written in {seconds:.0f} s; resident memory {growth(memory, args.minutes)}")
         capture = Path(folder) / "out" / "params.jsonl"
-        for name, module, run in (
-                ("animate (target neutral, 256 px)", animate,
-                 lambda: animate.run_animate(str(capture), "neutral", str(Path(folder) / "animate"),
-                                             animate.AnimateConfig(size=256))),
-                ("export glb", export, lambda: export.run_export(str(capture), "glb", str(Path(folder) / "a.glb"),
-                                                                 True, None)),
-                ("export arkit-csv", export, lambda: export.run_export(str(capture), "arkit-csv",
-                                                                       str(Path(folder) / "a.csv"), True, None))):
+        meter_captures(marks, memory)
+        for name, argv in (
+                ("animate (target neutral, 256 px)",
+                 ["animate", str(capture), "--target", "neutral", "--out", str(Path(folder) / "animate"), "--size", "256"]),
+                ("export glb", ["export", str(capture), "--format", "glb", "--out", str(Path(folder) / "a.glb")]),
+                ("export arkit-csv", ["export", str(capture), "--format", "arkit-csv",
+                                      "--out", str(Path(folder) / "a.csv")])):
             memory.clear()
-            module.Capture = metered_capture(marks, memory)
             start = time.perf_counter()
-            run()
+            emoca_main(argv)
             print(f"  {name}: {time.perf_counter() - start:.0f} s; resident memory {growth(memory, args.minutes)}")
 
 

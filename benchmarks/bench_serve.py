@@ -25,8 +25,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from emoca.commands.reconstruct import run_reconstruct
-from emoca.pipeline.photo import ReconstructorConfig
+from emoca.cli import main as emoca
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "london" / "smiling" / "001.jpg"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
@@ -40,7 +39,7 @@ def own_time() -> float:
     with tempfile.TemporaryDirectory() as folder:
         for run in range(4):
             out = Path(folder) / str(run)
-            run_reconstruct([str(PHOTO)], out, False, False, ReconstructorConfig(method="regress"))
+            emoca(["reconstruct", str(PHOTO), "--out", str(out), "--method", "regress"])
             timings = json.loads((out / PHOTO.stem / "params.json").read_text())["faces"][0]["timings_ms"]
             times.append((timings["total"] + timings["write_outputs"]) / 1000)
     return statistics.median(times[1:])

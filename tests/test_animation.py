@@ -17,7 +17,7 @@ from emoca.errors import InputError
 from emoca.facemodel.arkit import ict_to_arkit
 from emoca.facemodel.face_regions import REGIONS
 from emoca.io.arkit_csv import HEADER, read_arkit_csv
-from emoca.io.capture import Capture
+from emoca.output.capture import Capture
 
 FPS = 25.0
 PHOTO = HELEN.parent / "london" / "smiling" / "001.jpg"
@@ -120,7 +120,7 @@ def test_glb_is_valid_and_plays_the_capture(ict_capture, tmp_path, run_emoca, ic
 def test_obj_sequence_round_trip(ict_capture, tmp_path, run_emoca, ict_model):
     from emoca.decode.gaze import turn_eyes
     from emoca.facemodel.geometry import rigid_transform
-    from emoca.io.capture import CapturedFace
+    from emoca.output.capture import CapturedFace
 
     out = tmp_path / "frames"
     assert run_emoca("export", ict_capture, "--format", "obj-seq", "--out", out).returncode == 0
@@ -139,7 +139,7 @@ def test_obj_sequence_round_trip(ict_capture, tmp_path, run_emoca, ict_model):
 def test_flame_npz_rebuilds_the_mesh(tmp_path, run_emoca, ict_model):
     from emoca.facemodel.flame import FLAMEConfig, FLAMEFaceModel
     from emoca.facemodel.ict_as_flame import write_ict_as_flame
-    from emoca.io.capture import CapturedFace
+    from emoca.output.capture import CapturedFace
 
     flame = FLAMEFaceModel(FLAMEConfig(path=str(write_ict_as_flame(tmp_path / "flame", ict_model))))
     rng = np.random.default_rng(5)

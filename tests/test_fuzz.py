@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from emoca.commands.reconstruct import finished
+from emoca.batch.reconstruct_jobs import finished
 from emoca.errors import InputError
 from emoca.io.images import load_image
 
@@ -82,7 +82,7 @@ def test_mutated_captures_parse_or_fail_in_one_line(tmp_path, ict_model):
     export and animate run first: a parsed face fits ICT with finite numbers, or one `InputError`."""
     from emoca.decode.decoder import FaceDecoder
     from emoca.facemodel.face_regions import REGIONS
-    from emoca.io.capture import Capture
+    from emoca.output.capture import Capture
 
     decoder = FaceDecoder(ict_model)
     face = {"model": "ict", "identity": [0.1] * ict_model.n_identity, "pose": {"rotation": [0.1, 0.2, 0.0]},

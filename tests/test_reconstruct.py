@@ -146,7 +146,7 @@ def test_missing_or_corrupt_regressor_weights_name_the_file_and_how_to_retrain(t
 
 
 def test_finished_outputs_are_recognised_by_their_input_and_broken_ones_redone(tmp_path):
-    from emoca.commands.reconstruct import finished
+    from emoca.batch.reconstruct_jobs import finished
 
     photo, other = tmp_path / "a" / "001.jpg", tmp_path / "b" / "001.jpg"
     done = tmp_path / "out" / "001" / "params.json"
@@ -202,7 +202,7 @@ def test_regress_plus_identity_keeps_the_regressors_expression_and_fits_the_iden
 def test_a_face_rendered_in_its_window_matches_the_whole_image_render():
     import torch
 
-    from emoca.commands.reconstruct import WINDOW_STEP, OutputWriter, _window
+    from emoca.output.writer import WINDOW_STEP, OutputWriter, _window
     from emoca.decode.image_space import screen_in_image
     from emoca.io.images import load_image
     from emoca.pipeline.photo import Reconstructor, ReconstructorConfig

@@ -19,7 +19,7 @@ from emoca.decode.gaze import turn_eyes
 from emoca.errors import InputError
 from emoca.facemodel.geometry import rigid_transform
 from emoca.facemodel.ict import ICTFaceModel
-from emoca.io.capture import CapturedFace
+from emoca.output.capture import CapturedFace
 from emoca.render.camera import weak_perspective
 from emoca.render.shading import default_light
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emoca.commands.batch import BatchReport, iterate_images
+from emoca.batch.report import BatchReport, iterate_images
 from emoca.detect.crops import CropConfig, crop_faces
 from emoca.emotions import FaceEmotion
 from emoca.errors import InputError

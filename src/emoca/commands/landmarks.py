@@ -2,29 +2,15 @@
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from emoca.commands.batch import BatchReport, iterate_images, unique_name
+from emoca.batch.report import BatchReport, iterate_images, unique_name
 from emoca.detect.pipeline import FaceLandmarker, FaceLandmarks, LandmarkerConfig
 from emoca.errors import InputError
 from emoca.io.atomic import ensure_writable_folder
 from emoca.io.image_output import save_image
 from emoca.io.images import load_image
-
-
-def draw_landmarks(image: np.ndarray, faces: list[FaceLandmarks]) -> np.ndarray:
-    """Overlay: detector box (green), 478 dense points (cyan), 68 points (red), on a copy of `image`."""
-    canvas = image.copy()
-    radius = max(1, round(max(image.shape[:2]) / 400))
-    for face in faces:
-        x0, y0, x1, y1 = (int(round(v)) for v in face.box)
-        cv2.rectangle(canvas, (x0, y0), (x1, y1), (0, 200, 0), radius)
-        for x, y in face.dense[:, :2]:
-            cv2.circle(canvas, (int(round(x)), int(round(y))), max(1, radius // 2), (0, 220, 255), -1)
-        for x, y in face.landmarks_68:
-            cv2.circle(canvas, (int(round(x)), int(round(y))), radius + 1, (255, 40, 40), -1)
-    return canvas
+from emoca.output.drawing import draw_landmarks
 
 
 def face_record(image: Path, index: int, face: FaceLandmarks) -> dict:

@@ -1,7 +1,7 @@
 """`emoca reconstruct --engine ray`: the same job on Ray Data, on this machine or a Ray cluster.
 
 The driver walks the inputs and plans each output folder exactly as the local path does
-(`emoca.commands.reconstruct.plan_jobs`: finished outputs skipped, so a restarted job resumes); Ray Data
+(`emoca.batch.reconstruct_jobs.plan_jobs`: finished outputs skipped, so a restarted job resumes); Ray Data
 sends the jobs to a pool of actors (`ReconstructActor`), each loading the models once and running
 `run_job` (the local path's own code, writing the same atomic outputs); the driver reports every
 `Outcome` in input order through the same `BatchReport` and exit status. A video stays one task (its
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from emoca.commands.batch import BatchReport
-from emoca.commands.reconstruct import Job, Outcome, OutputWriter, plan_jobs, report_outcome, run_job
+from emoca.batch.report import BatchReport
+from emoca.batch.reconstruct_jobs import Job, Outcome, plan_jobs, report_outcome, run_job
+from emoca.output.writer import OutputWriter
 from emoca.errors import InputError
 from emoca.io.atomic import ensure_writable_folder
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig

@@ -6,7 +6,7 @@
 
 `Reconstructor` holds the models (load once, call many times); `reconstruct_batch` predicts the faces
 of several photos in one batch (faster per face). Nothing here writes files: `emoca reconstruct`
-(`emoca.commands.reconstruct`) writes the outputs.
+(`emoca.output.writer`) writes the outputs.
 """
 
 import time
