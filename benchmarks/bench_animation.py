@@ -45,7 +45,8 @@ def main() -> None:
               lambda: emoca(["animate", str(VIDEO), "--target", str(PHOTO), "--out", str(work / "b")]))
         timed("export arkit-csv", frames,
               lambda: emoca(["export", str(capture), "--format", "arkit-csv", "--out", str(work / "t.csv")]))
-        timed("export glb", frames, lambda: emoca(["export", str(capture), "--format", "glb", "--out", str(work / "t.glb")]))
+        timed("export glb", frames,
+              lambda: emoca(["export", str(capture), "--format", "glb", "--out", str(work / "t.glb")]))
         short = work / "short.jsonl"
         short.write_text("".join(capture.read_text().splitlines(keepends=True)[:50]))
         timed("export obj-seq (first 50 frames)", 50, lambda: emoca(["export", str(short), "--format", "obj-seq",

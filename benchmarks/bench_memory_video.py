@@ -106,7 +106,8 @@ def main() -> None:
         meter_captures(marks, memory)
         for name, argv in (
                 ("animate (target neutral, 256 px)",
-                 ["animate", str(capture), "--target", "neutral", "--out", str(Path(folder) / "animate"), "--size", "256"]),
+                 ["animate", str(capture), "--target", "neutral", "--out", str(Path(folder) / "animate"),
+                  "--size", "256"]),
                 ("export glb", ["export", str(capture), "--format", "glb", "--out", str(Path(folder) / "a.glb")]),
                 ("export arkit-csv", ["export", str(capture), "--format", "arkit-csv",
                                       "--out", str(Path(folder) / "a.csv")])):

@@ -202,9 +202,9 @@ def test_regress_plus_identity_keeps_the_regressors_expression_and_fits_the_iden
 def test_a_face_rendered_in_its_window_matches_the_whole_image_render():
     import torch
 
-    from emoca.output.writer import WINDOW_STEP, OutputWriter, _window
     from emoca.decode.image_space import screen_in_image
     from emoca.io.images import load_image
+    from emoca.output.writer import WINDOW_STEP, OutputWriter, _window
     from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
     from emoca.render.renderer import Renderer, RendererConfig
 

@@ -30,9 +30,8 @@ from emoca.facemodel.arkit import ict_to_arkit
 from emoca.facemodel.geometry import eye_rotation, rigid_transform
 from emoca.io.arkit_csv import ArkitFrame, write_arkit_csv
 from emoca.io.atomic import atomic_path
-from emoca.output.capture import Capture, CapturedFace, CaptureFrame
 from emoca.io.mesh_export import MorphAnimation, write_glb, write_obj
-
+from emoca.output.capture import Capture, CapturedFace, CaptureFrame
 
 
 def gaze_weights(gaze: np.ndarray) -> np.ndarray:

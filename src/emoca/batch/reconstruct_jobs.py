@@ -4,6 +4,7 @@ share it."""
 
 import errno
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from emoca.io.images import IMAGE_SUFFIXES, load_image
 from emoca.io.video import VIDEO_SUFFIXES
 from emoca.output.writer import OutputWriter
 from emoca.pipeline.photo import Reconstructor
+
 
 def reconstruct_photo(reconstructor: Reconstructor, writer: OutputWriter, path: Path, folder: Path) -> int:
     """Reconstruct one photo into `folder`; returns the number of faces.

@@ -25,17 +25,17 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from emoca.animation.puppet import GAZE_TARGETS, Framing, Puppet
 from emoca.animation.exports import animation_row, write_animated_glb
+from emoca.animation.puppet import GAZE_TARGETS, Framing, Puppet
 from emoca.decode.decoder import FaceDecoder
 from emoca.errors import InputError
 from emoca.facemodel import load_model
 from emoca.io.atomic import ensure_writable_folder
-from emoca.output.capture import Capture, CapturedFace
 from emoca.io.image_output import save_image
 from emoca.io.images import IMAGE_SUFFIXES, load_image
-from emoca.output.params_json import face_record
 from emoca.io.video import VIDEO_SUFFIXES, VideoReader, VideoWriter
+from emoca.output.capture import Capture, CapturedFace
+from emoca.output.params_json import face_record
 from emoca.pipeline.photo import Face, Reconstructor, ReconstructorConfig
 from emoca.pipeline.video import VideoReconstructor
 

@@ -16,7 +16,6 @@ A frame without a face holds the last face before it (frames before the first fa
 from pathlib import Path
 
 from emoca.animation.exports import export_arkit_csv, export_flame_npz, export_glb, export_obj_sequence
-from emoca.errors import InputError
 from emoca.output.capture import Capture
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from emoca.batch.report import BatchReport
 from emoca.batch.reconstruct_jobs import Job, Outcome, plan_jobs, report_outcome, run_job
-from emoca.output.writer import OutputWriter
+from emoca.batch.report import BatchReport
 from emoca.errors import InputError
 from emoca.io.atomic import ensure_writable_folder
+from emoca.output.writer import OutputWriter
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 
 

@@ -38,13 +38,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from emoca.animation.puppet import Puppet
 from emoca.animation.exports import animation_row, export_arkit_csv, write_animated_glb
-from emoca.output.writer import OutputWriter
+from emoca.animation.puppet import Puppet
 from emoca.errors import InputError
-from emoca.output.capture import Capture, CapturedFace
 from emoca.io.images import load_image
 from emoca.io.mesh_export import write_glb
+from emoca.output.capture import Capture, CapturedFace
+from emoca.output.writer import OutputWriter
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 
 STATIC = Path(__file__).resolve().parent / "static"
