@@ -11,12 +11,12 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
+from emoca.animation.arkit_csv import HEADER, read_arkit_csv
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 from emoca.decode.decoder import FaceDecoder
 from emoca.errors import InputError
 from emoca.facemodel.arkit import ict_to_arkit
 from emoca.facemodel.face_regions import REGIONS
-from emoca.io.arkit_csv import HEADER, read_arkit_csv
 from emoca.output.capture import Capture
 
 FPS = 25.0

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from emoca.datasets.helen import nme
-from emoca.decode.camera_fit import fit_camera
 from emoca.decode.decoder import FaceDecoder
 from emoca.decode.image_space import camera_between_crops, screen_in_image
 from emoca.decode.jaw_contour import JAW, JawContour, load_jaw_offsets, shift_along_outline
 from emoca.detect.crops import CropConfig
 from emoca.detect.pipeline import FaceLandmarker
-from emoca.fit.photo import FitConfig, PhotoFitter
+from emoca.predictors.camera import fit_camera
+from emoca.predictors.fitter import FitConfig, PhotoFitter
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
 from emoca.render.shading import default_light

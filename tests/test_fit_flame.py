@@ -11,7 +11,7 @@ from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 from emoca.decode.decoder import FaceDecoder
 from emoca.facemodel.flame import FLAMEConfig, FLAMEFaceModel
 from emoca.facemodel.ict_as_flame import write_ict_as_flame
-from emoca.fit.photo import PhotoFitter
+from emoca.predictors.fitter import PhotoFitter
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
 from emoca.targets import FaceTargets

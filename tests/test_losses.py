@@ -10,7 +10,7 @@ from emoca.losses.closure import closure_loss
 from emoca.losses.landmarks import landmark_loss
 from emoca.losses.photometric import photometric_loss
 from emoca.losses.priors import gaussian_prior, light_prior, sparsity_prior
-from emoca.losses.reconstruction import LandmarkWeights, landmark_losses
+from emoca.predictors.objective import LandmarkWeights, landmark_losses
 from emoca.render.camera import weak_perspective
 from emoca.targets import FaceTargets
 

@@ -7,10 +7,10 @@ import torch
 import emoca
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 from emoca.datasets.helen import nme
-from emoca.fit.photo import FitConfig, LossWeights
 from emoca.io.images import load_image
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.pipeline.video import VideoConfig, VideoReconstructor
+from emoca.predictors.fitter import FitConfig, LossWeights
 
 PHOTO = HELEN.parent / "london" / "smiling" / "001.jpg"
 

@@ -8,19 +8,19 @@ import torch
 
 from emoca.decode.decoder import FaceDecoder
 from emoca.errors import InputError
-from emoca.losses.emotion import EmotionConsistency
 from emoca.nets.backbone import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0
 from emoca.nets.emotion import EmotionConfig, EmotionNet
 from emoca.nets.encoders import STEM_CHANNELS, TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, Trunk, normalised_points
 from emoca.nets.identity_head import fit_ridge, head_of, load_identity_head, save_identity_head
 from emoca.nets.regressor import (
     Regressor,
-    RegressorPredictor,
     coarse_from_metadata,
     coarse_metadata,
     read_head,
 )
 from emoca.nets.weights_file import save_weights
+from emoca.predictors.emotion_term import EmotionConsistency
+from emoca.predictors.regressor import RegressorPredictor
 from emoca.render.shading import default_light
 from emoca.targets import FaceTargets
 from emoca.train import regressor as trainer

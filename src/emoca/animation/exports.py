@@ -1,6 +1,6 @@
 """Exports of a capture (params.json or params.jsonl) in the formats animation tools read.
 
-- `arkit-csv`: a Live Link Face take (`emoca.io.arkit_csv`); ICT's 53 weights as ARKit's 52
+- `arkit-csv`: a Live Link Face take (`emoca.animation.arkit_csv`); ICT's 53 weights as ARKit's 52
   (`emoca.facemodel.arkit`: browInnerUp and cheekPuff are the means of ICT's halves, tongueOut is 0).
 - `glb`: the person's whole head (face, head and neck, eye sockets, eyeballs), the 53 expressions and 4
   gaze shapes as morph targets, and an animation of their weights and the head rotation at the video's
@@ -21,6 +21,7 @@ import torch
 from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
+from emoca.animation.arkit_csv import ArkitFrame, write_arkit_csv
 from emoca.animation.puppet import GAZE_TARGET_RAD, GAZE_TARGETS, Puppet
 from emoca.decode.decoder import FaceDecoder
 from emoca.decode.gaze import turn_eyes
@@ -28,7 +29,6 @@ from emoca.errors import InputError
 from emoca.facemodel import load_model
 from emoca.facemodel.arkit import ict_to_arkit
 from emoca.facemodel.geometry import eye_rotation, rigid_transform
-from emoca.io.arkit_csv import ArkitFrame, write_arkit_csv
 from emoca.io.atomic import atomic_path
 from emoca.io.mesh_export import MorphAnimation, write_glb, write_obj
 from emoca.output.capture import Capture, CapturedFace, CaptureFrame

@@ -1,6 +1,6 @@
 """`emoca export`: a capture (params.json or params.jsonl) in the formats animation tools read.
 
-- `arkit-csv`: a Live Link Face take (`emoca.io.arkit_csv`); ICT's 53 weights as ARKit's 52
+- `arkit-csv`: a Live Link Face take (`emoca.animation.arkit_csv`); ICT's 53 weights as ARKit's 52
   (`emoca.facemodel.arkit`: browInnerUp and cheekPuff are the means of ICT's halves, tongueOut is 0).
 - `glb`: the person's whole head (face, head and neck, eye sockets, eyeballs), the 53 expressions and 4
   gaze shapes as morph targets, and an animation of their weights and the head rotation at the video's

@@ -15,14 +15,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from emoca.decode.camera_fit import fit_camera
-from emoca.decode.decoder import FaceDecoder
 from emoca.face_params import FaceParams
-from emoca.nets.encoders import CoarseEncoder, ExpressionEncoder, HeadConfig, Trunk, normalised_points
+from emoca.nets.encoders import CoarseEncoder, ExpressionEncoder, HeadConfig, Trunk
 from emoca.nets.identity_head import WEIGHTS as IDENTITY_WEIGHTS
 from emoca.nets.identity_head import IdentityHead, load_identity_head
 from emoca.nets.weights_file import read_weights
-from emoca.targets import FaceTargets
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 COARSE_WEIGHTS = WEIGHTS / "regressor_coarse.safetensors"
@@ -88,31 +85,3 @@ class Regressor(nn.Module):
         trunk.fold_batch_norm()
         identity = None if identity_path is None else load_identity_head(identity_path)
         return cls(trunk, coarse, expression, identity).eval()
-
-
-class RegressorPredictor:
-    """The `emoca.predictor.Predictor` of a `Regressor` (CPU or any device; no iteration, so `init` and
-    `anchor` are not used; `shared_identity` averages the batch's identities; `identity` replaces them).
-    With a `decoder`, the camera is solved again for the final identity (`emoca.decode.camera_fit`)
-    whenever the identity is not the coarse encoder's own."""
-
-    def __init__(self, regressor: Regressor, crop_size: int, device: str = "cpu",
-                 decoder: FaceDecoder | None = None) -> None:
-        self.regressor = regressor.to(device).eval()
-        self.crop_size, self.device, self.decoder = crop_size, torch.device(device), decoder
-
-    def predict(self, targets: FaceTargets, init: FaceParams | None = None, anchor: FaceParams | None = None,
-                identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams:
-        targets = targets.to(self.device)
-        with torch.no_grad():
-            params = self.regressor(targets.images, normalised_points(targets.landmarks_68, targets.dense,
-                                                                      self.crop_size)).to("cpu")
-        if identity is not None:
-            params = params.with_identity(identity.cpu())
-        elif shared_identity:
-            params = params.with_identity(params.identity.mean(0))
-        if self.decoder is None or (identity is None and not shared_identity and self.regressor.identity is None):
-            return params
-        device = self.decoder.device
-        with torch.no_grad():
-            return fit_camera(self.decoder, params.to(device), targets.to(device)).to("cpu")

@@ -28,16 +28,17 @@ from emoca.face_params import FaceParams
 from emoca.facemodel import load_model
 from emoca.facemodel.base import FaceModel
 from emoca.facemodel.ict import EYE_LOOK, ICTFaceModel
-from emoca.fit.photo import FitConfig, PhotoFitter
 from emoca.io.images import load_image
-from emoca.losses.emotion import EmotionConsistency
 from emoca.methods import METHODS
 from emoca.nets.emotion import DEFAULT_WEIGHTS as EMOTION_WEIGHTS
 from emoca.nets.emotion import face_emotions, load_emotion_net
 from emoca.nets.geometry_emotion import GeometryEmotionNet, head_file, load_geometry_emotion
 from emoca.nets.identity_head import WEIGHTS as IDENTITY_WEIGHTS
-from emoca.nets.regressor import COARSE_WEIGHTS, EXPRESSION_WEIGHTS, Regressor, RegressorPredictor
-from emoca.predictor import Predictor, Refined
+from emoca.nets.regressor import COARSE_WEIGHTS, EXPRESSION_WEIGHTS, Regressor
+from emoca.predictors.emotion_term import EmotionConsistency
+from emoca.predictors.fitter import FitConfig, PhotoFitter
+from emoca.predictors.protocol import Predictor, Refined
+from emoca.predictors.regressor import RegressorPredictor
 from emoca.provenance import file_identities
 from emoca.targets import FaceTargets, face_targets
 
@@ -46,7 +47,7 @@ from emoca.targets import FaceTargets, face_targets
 class ReconstructorConfig:
     """model: "ict" (shipped) or "flame" (with `flame`, the user's generic_model.pkl). device: where the
     prediction runs ("cpu", "cuda"); detection and outputs stay on the CPU. method: "fit" (analysis by
-    synthesis, `emoca.fit.photo`), "regress" (the EMOCA regressor, `emoca.nets.regressor`; ICT only),
+    synthesis, `emoca.predictors.fitter`), "regress" (the EMOCA regressor, `emoca.nets.regressor`; ICT only),
     "regress+fit" (the fit starts from the regressor's result with `refine_steps`) or "regress+identity"
     (the same short fit with the regressor's expression held: its emotion kept, identity, pose, camera,
     light and albedo fitted). expression_encoder:

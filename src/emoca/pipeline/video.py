@@ -21,10 +21,10 @@ from emoca.decode.image_space import camera_between_crops
 from emoca.detect.pipeline import FaceLandmarks
 from emoca.emotions import median_emotion
 from emoca.face_params import FaceParams
-from emoca.fit.photo import PhotoFitter
-from emoca.fit.smoothing import OneEuroConfig, OneEuroFilter
 from emoca.pipeline.photo import Face, Reconstructor
-from emoca.predictor import Predictor, Refined
+from emoca.predictors.fitter import PhotoFitter
+from emoca.predictors.protocol import Predictor, Refined
+from emoca.predictors.smoothing import OneEuroConfig, OneEuroFilter
 from emoca.targets import FaceTargets
 
 

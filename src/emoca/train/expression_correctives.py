@@ -7,7 +7,7 @@ Writes `decode/data/ict_expression_correctives.npz`.
 
 Data: the expressions_wild *train* split, subjects with two or more photos (about 250 people, 1,050
 photos, mixed expressions); the valid split is never read. Each round fits every photo on its own
-(identity free, `emoca.fit.photo` with the correctives learned so far), regresses the fitted identity
+(identity free, `emoca.predictors.fitter` with the correctives learned so far), regresses the fitted identity
 on the fitted expression within each subject (`within_subject_slope`) and adds that slope to the
 correctives: what is left of the identity's drift with expression after the round is learned by the next.
 The ridge weight (10) was chosen by split-half retrieval on these subjects (learn on half the people,

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emoca.fit.photo import FitConfig
 from emoca.io.atomic import atomic_path
 from emoca.nets.encoders import TRUNK_SIZE, normalised_points
 from emoca.nets.geometry_emotion import (
@@ -34,6 +33,7 @@ from emoca.nets.geometry_emotion import (
     save_geometry_emotion,
 )
 from emoca.nets.regressor import COARSE_WEIGHTS, EXPRESSION_WEIGHTS, Regressor
+from emoca.predictors.fitter import FitConfig
 from emoca.targets import FaceTargets
 from emoca.train.regressor import CONTROL_WEIGHTS, FaceCache
 from emoca.train.regressor_data import CACHE

@@ -9,7 +9,7 @@ brow-less, untextured head; on real faces people (and detectors trained on their
 brows, lids and lips a little elsewhere. This step learns the places from photos:
 
 1. fit every trainset photo with the current embedding (detected landmarks only, never the
-   annotations: `emoca.fit.photo`);
+   annotations: `emoca.predictors.fitter`);
 2. render the fit's triangle ids on its crop; each annotated point hits a front-facing triangle, and its
    barycentrics there carry it to the neutral face;
 3. per point, the median over photos, snapped to the surface, replaces the embedding of points 17-67

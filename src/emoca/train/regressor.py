@@ -5,7 +5,7 @@
     python -m emoca.train.regressor --stage expression --no-emotion      # the ablation's control
 
 Stage `coarse` (DECA's role) trains `CoarseEncoder` on HELEN train, expressions_wild train and FER+
-train faces with self-supervised losses on the decoded face (`emoca.losses.reconstruction`: 478 + 68
+train faces with self-supervised losses on the decoded face (`emoca.predictors.objective`: 478 + 68
 landmarks, the silhouette jawline, eye/lip closure, the masked photometric error of a 64-px render) and
 priors, plus the fitter's results as pseudo ground truth for identity, light and albedo on the faces
 that have them (HELEN, expressions_wild): landmarks cannot tell the identity's depth or the light from
@@ -13,7 +13,7 @@ the albedo, the fitter's photometric stage can (and training on it alone gave th
 first runs no usable identity).
 
 Stage `expression` (EMOCA) freezes the coarse encoder and trains `ExpressionEncoder` (initialised from
-the coarse head) with the perceptual emotion-consistency loss (`emoca.losses.emotion`) on the 64-px
+the coarse head) with the perceptual emotion-consistency loss (`emoca.predictors.emotion_term`) on the 64-px
 render composited over the crop, plus the landmark, closure, photometric and expression-prior terms;
 the face is decoded as `--method regress` decodes it (the identity head's identity, the camera solved
 for it); `--no-emotion` runs the same schedule without the emotion term (the control), written to
@@ -43,16 +43,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emoca.decode.camera_fit import fit_camera
 from emoca.decode.decoder import FaceDecoder
 from emoca.distributed.torchrun import agree, join, leave, shard, wrap
 from emoca.errors import InputError
 from emoca.face_params import FaceParams
 from emoca.facemodel.ict import ICTFaceModel
 from emoca.io.atomic import atomic_path
-from emoca.losses.emotion import EmotionConsistency
 from emoca.losses.priors import gaussian_prior, light_prior, sparsity_prior
-from emoca.losses.reconstruction import LandmarkWeights, PhotometricTargets, landmark_losses, photometric_term
 from emoca.nets.emotion import load_emotion_net
 from emoca.nets.encoders import TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, Trunk, normalised_points
 from emoca.nets.identity_head import load_identity_head
@@ -66,6 +63,9 @@ from emoca.nets.regressor import (
     read_head,
 )
 from emoca.nets.weights_file import save_weights
+from emoca.predictors.camera import fit_camera
+from emoca.predictors.emotion_term import EmotionConsistency
+from emoca.predictors.objective import LandmarkWeights, PhotometricTargets, landmark_losses, photometric_term
 from emoca.targets import FaceTargets
 from emoca.train.regressor_data import CACHE, SYNTHETIC_SOURCE
 

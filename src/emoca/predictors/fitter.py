@@ -20,9 +20,9 @@ import torch
 
 from emoca.decode.decoder import FaceDecoder
 from emoca.face_params import FaceParams
-from emoca.losses.emotion import EmotionConsistency
 from emoca.losses.priors import gaussian_prior, light_prior
-from emoca.losses.reconstruction import LandmarkWeights, PhotometricTargets, landmark_losses, photometric_term
+from emoca.predictors.emotion_term import EmotionConsistency
+from emoca.predictors.objective import LandmarkWeights, PhotometricTargets, landmark_losses, photometric_term
 from emoca.targets import FaceTargets
 
 
@@ -36,7 +36,7 @@ class LossWeights(LandmarkWeights):
     expression: float = 2e-4
     light: float = 1e-3
     albedo: float = 1e-2
-    emotion: float = 0.0  # EMOCA's emotion-consistency term in the appearance stage (`emoca.losses.emotion`)
+    emotion: float = 0.0  # EMOCA's emotion-consistency term in the appearance stage (`emoca.predictors.emotion_term`)
     temporal_expression: float = 0.3  # with an anchor (video): squared distance of the expression weights
     temporal_rotation: float = 3.0  # ... and of the head rotation (rad) from the anchor
     #                                 (tuned on a synthetic clip: jitter down, no lag on a jaw step)

@@ -1,6 +1,6 @@
 """The seam between "faces in" and "parameters out": anything that turns `FaceTargets` into `FaceParams`.
 
-Implemented by the fitter (`emoca.fit.photo.PhotoFitter`); the regressor plugs in here too, and a
+Implemented by the fitter (`emoca.predictors.fitter.PhotoFitter`); the regressor plugs in here too, and a
 regressor's guess can be handed to the fitter as its `init`.
 """
 

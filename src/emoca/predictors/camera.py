@@ -13,7 +13,7 @@ import torch
 from emoca.decode.decoder import FaceDecoder
 from emoca.decode.jaw_contour import JAW
 from emoca.face_params import FaceParams
-from emoca.losses.reconstruction import LandmarkWeights
+from emoca.predictors.objective import LandmarkWeights
 from emoca.targets import FaceTargets
 
 

@@ -1,1 +1,0 @@
-"""Analysis-by-synthesis fitting of the face model to photos (and videos)."""
