@@ -21,7 +21,7 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     assert {p.name for p in folder.iterdir()} == {"params.json", "mesh.obj", "render.png", "overlay.png"}
     params = json.loads((folder / "params.json").read_text())
     face = params["faces"][0]
-    assert params["schema_version"] == 5 and face["model"] == "ict"
+    assert params["schema_version"] == 6 and face["model"] == "ict"
     assert len(face["eyes"]["gaze"]) == 2 and "yaw" in face["eyes"]["convention"]  # from the iris points
     emotion = face["emotion"]  # from the fitted expression alone (the fitter's geometry head)
     assert emotion["source"] == "geometry" and emotion["va_supervised"] is False

@@ -3,6 +3,9 @@
 fit: analysis by synthesis (`emoca.predictors.fitter`). regress: the EMOCA regressor (`emoca.nets.regressor`).
 regress+fit: a short fit started from the regressor's result. regress+identity: the same short fit with
 the regressor's expression held (its emotion kept; identity, pose, camera, light and albedo fitted).
+emoca: EMOCA's emotion-consistency loss at test time: a short fit from the regressor with its expression
+anchored, then the expression alone refined under the landmarks and the emotion term
+(`emoca.predictors.emoca`).
 """
 
-METHODS = ("fit", "regress", "regress+fit", "regress+identity")
+METHODS = ("fit", "regress", "regress+fit", "regress+identity", "emoca")

@@ -3,8 +3,10 @@
 FLAME's usual albedo (and DECA's) comes from the Basel Face Model, whose licence forbids shipping it.
 Here per-vertex albedo = region colours + a smooth variation:
 
-* regions from geometry (`emoca.facemodel.face_regions`): skin, lips, sclera, iris; each has one RGB
-  colour to fit. This carries most of what a photo shows of albedo at reconstruction resolution.
+* regions from geometry (`emoca.facemodel.face_regions`): skin, lips, sclera, iris, brows; each has one
+  RGB colour to fit (a model predicting four colours, like the shipped regressor, gets its brows'
+  colour measured on the photo: `emoca.predictors.brow_colour`). This carries most of what a photo shows
+  of albedo at reconstruction resolution.
 * a low-frequency cosine basis over the UV map (cos(pi i u) cos(pi j v), i, j < `frequencies`), RGB
   coefficients, applied to skin and lips: gradual changes (cheeks redder than the forehead, darker
   stubble regions) without the freedom to paint shading or hair into the albedo. A model without UVs
@@ -23,7 +25,9 @@ from torch import nn
 from emoca.facemodel.base import FaceModel
 from emoca.facemodel.face_regions import appearance_regions
 
-DEFAULT_COLOURS = ((0.7, 0.55, 0.45), (0.65, 0.35, 0.33), (0.85, 0.82, 0.78), (0.25, 0.18, 0.14))
+# RGB of `REGIONS`: skin, lips, sclera, iris, brows.
+DEFAULT_COLOURS = ((0.7, 0.55, 0.45), (0.65, 0.35, 0.33), (0.85, 0.82, 0.78), (0.25, 0.18, 0.14),
+                   (0.3, 0.22, 0.17))
 
 
 @dataclass
@@ -53,7 +57,7 @@ def frontal_coordinates(model: FaceModel) -> torch.Tensor:
 class AlbedoModel(nn.Module):
     """`albedo(colours, coefficients)` -> (B, V, 3) in [0, 1].
 
-    colours: (B, 4, 3) RGB of `REGIONS`. coefficients: (B, K, 3) of the smooth UV basis (K =
+    colours: (B, 5, 3) RGB of `REGIONS`. coefficients: (B, K, 3) of the smooth UV basis (K =
     frequencies^2; the constant function is left out of the skin's freedom by starting at zero).
     """
 
@@ -61,7 +65,7 @@ class AlbedoModel(nn.Module):
         super().__init__()
         self.config = config or AlbedoConfig()
         regions = appearance_regions(model)
-        self.register_buffer("membership", regions.float())  # (V, 4)
+        self.register_buffer("membership", regions.float())  # (V, R)
         has_uv = model.uv is not None
         self.basis_name = "uv" if has_uv else "frontal"  # what the cosine basis runs over
         uv = vertex_uv(model) if has_uv else frontal_coordinates(model)

@@ -31,7 +31,8 @@ expressions)."""
 
 def head_file(method: str) -> Path | None:
     """The shipped head a reconstruction method uses (None: it has none)."""
-    return GEOMETRY_WEIGHTS.get({"regress+fit": "fit", "regress+identity": "regress"}.get(method, method))
+    shared = {"regress+fit": "fit", "regress+identity": "regress", "emoca": "regress"}
+    return GEOMETRY_WEIGHTS.get(shared.get(method, method))
 
 
 RETRAIN = "retrain it with `python -m emoca.train.geometry_emotion` (see weights/geometry_emotion.md)"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from emoca.decode.albedo import DEFAULT_COLOURS
 from emoca.errors import InputError
 from emoca.face_params import FaceParams
 from emoca.facemodel.face_regions import REGIONS
@@ -53,7 +54,8 @@ class CapturedFace:
 
     @classmethod
     def from_record(cls, record: dict) -> "CapturedFace":
-        """Parse one entry of `faces` (raises KeyError, TypeError or ValueError when malformed)."""
+        """Parse one entry of `faces` (raises KeyError, TypeError or ValueError when malformed). Files
+        written before the brow region (schema 5 and older) get the default brow colour."""
         albedo = record["albedo"]
         basis = next(value for key, value in albedo.items() if key.endswith("_coefficients"))
         eyes, jaw = record.get("eyes"), record.get("jaw")
@@ -65,7 +67,8 @@ class CapturedFace:
                    rotation=array(record["pose"]["rotation"], 3),
                    gaze=None if eyes is None else array(eyes["gaze"], 2),
                    light=array(record["light"]["coefficients"], (9, 3)),
-                   colours=array([albedo["regions"][name] for name in REGIONS], (len(REGIONS), 3)),
+                   colours=array([albedo["regions"].get(name, DEFAULT_COLOURS[r]) for r, name in enumerate(REGIONS)],
+                                 (len(REGIONS), 3)),
                    coefficients=array(basis, (-1, 3)))
 
     @property

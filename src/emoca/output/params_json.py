@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from emoca.decode.decoder import FaceDecoder
     from emoca.pipeline.photo import Face
 
-SCHEMA_VERSION = 5  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis.
+SCHEMA_VERSION = 6  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis.
 #                    3: `mesh_identity` (ICT's expression correctives, `emoca.decode.expression_correctives`)
 #                    4: top-level `provenance` (method, configuration, learned files with short hashes);
 #                       `timings_ms`: `fit_per_face` renamed `predict_per_face` (any predictor, not only the
@@ -26,6 +26,8 @@ SCHEMA_VERSION = 5  # 2: `jaw` for models with a jaw joint (FLAME); albedo coeff
 # where the method has an emotion-from-geometry head.
 #                    5: `eyes` ({gaze, convention}, or null without iris points); ICT's eyeLook weights come
 #                       from that gaze (before: from the predictor)
+#                    6: `albedo.regions` has "brows" (`emoca.facemodel.face_regions.brow_mask`); `refinement`
+#                       ({kept_start, reason}) for `--method emoca`
 
 
 GAZE_CONVENTION = ("[yaw, pitch] radians of both eyes in the head frame; + yaw looks to the subject's left (+x), "

@@ -35,12 +35,27 @@ from emoca.nets.emotion import face_emotions, load_emotion_net
 from emoca.nets.geometry_emotion import GeometryEmotionNet, head_file, load_geometry_emotion
 from emoca.nets.identity_head import WEIGHTS as IDENTITY_WEIGHTS
 from emoca.nets.regressor import COARSE_WEIGHTS, EXPRESSION_WEIGHTS, Regressor
+from emoca.predictors.emoca import EmotionRefinement
 from emoca.predictors.emotion_term import EmotionConsistency
 from emoca.predictors.fitter import FitConfig, PhotoFitter
 from emoca.predictors.protocol import Predictor, Refined
 from emoca.predictors.regressor import RegressorPredictor
 from emoca.provenance import file_identities
 from emoca.targets import FaceTargets, face_targets
+
+
+@dataclass
+class EmocaConfig:
+    """`--method emoca`'s refinement of the regressor (`emoca.predictors.emoca`): the short fit's steps
+    (pose, shape, appearance), the pull of the expression towards the regressor's (`start_expression`, per
+    squared weight), the emotion stage's steps, rate, emotion weight and render size (pixels)."""
+
+    steps: tuple[int, int, int] = (10, 30, 10)
+    start_expression: float = 0.05
+    emotion_steps: int = 10
+    emotion_rate: float = 0.02
+    emotion_weight: float = 1.0
+    render_size: int = 64
 
 
 @dataclass
@@ -63,6 +78,7 @@ class ReconstructorConfig:
     expression_encoder: str | None = str(EXPRESSION_WEIGHTS)  # stage-2 weights; None: stage 1's expression
     fit: FitConfig = field(default_factory=FitConfig)
     refine_steps: tuple[int, int, int] = (10, 30, 10)
+    emoca: EmocaConfig = field(default_factory=EmocaConfig)
     emotion: bool = True
 
 
@@ -134,7 +150,8 @@ class Reconstructor:
         config = self.config
         if config.method not in METHODS:
             raise InputError("--method", f"unknown method {config.method!r}; use one of {', '.join(METHODS)}")
-        emotion = EmotionConsistency(load_emotion_net(device=config.device)) if config.fit.weights.emotion else None
+        wants_emotion = config.fit.weights.emotion or config.method == "emoca"
+        emotion = EmotionConsistency(load_emotion_net(device=config.device)) if wants_emotion else None
         if config.method == "fit":
             return PhotoFitter(self.decoder, config.fit, emotion)
         if config.model != "ict":
@@ -144,6 +161,8 @@ class Reconstructor:
                                        self.decoder)
         if config.method == "regress":
             return regressor
+        if config.method == "emoca":
+            return EmotionRefinement(regressor, PhotoFitter(self.decoder, self._emoca_config(), emotion), emotion)
         return Refined(regressor, PhotoFitter(self.decoder, self._refine_config(), emotion))
 
     def _refine_config(self) -> FitConfig:
@@ -153,6 +172,16 @@ class Reconstructor:
         pose, shape, appearance = config.refine_steps
         return replace(config.fit, pose_steps=pose, shape_steps=shape, appearance_steps=appearance,
                        hold_expression=config.method == "regress+identity")
+
+    def _emoca_config(self) -> FitConfig:
+        """The fitter's schedule for `--method emoca` (`EmocaConfig`)."""
+        emoca = self.config.emoca
+        pose, shape, appearance = emoca.steps
+        weights = replace(self.config.fit.weights, start_expression=emoca.start_expression,
+                          test_emotion=emoca.emotion_weight)
+        return replace(self.config.fit, pose_steps=pose, shape_steps=shape, appearance_steps=appearance,
+                       emotion_steps=emoca.emotion_steps, emotion_rate=emoca.emotion_rate,
+                       emotion_render_size=emoca.render_size, weights=weights)
 
     def _geometry_emotion(self) -> GeometryEmotionNet | None:
         """The emotion-from-geometry head of `config.method` (regress+fit: the fitter's, since its

@@ -7,7 +7,14 @@ fine (each a number of Adam steps on a growing set of parameters):
 2. shape: + identity and expression, landmarks (478 dense points, the 68 points with the jawline on
    the projected silhouette, `emoca.decode.jaw_contour`), eye/lip closure, priors;
 3. appearance: + SH light and albedo, the masked robust photometric loss joins (rendered at
-   `render_size` to keep it fast).
+   `render_size` to keep it fast);
+4. emotion (EMOCA's loss at test time; `emotion_steps`, off by default): the expression alone moves,
+   under the landmarks, closure, photometric and the emotion-consistency term (the recogniser's features
+   of the render, at `emotion_render_size`, against the photo's); identity, pose, camera, light and
+   albedo stay where the earlier stages left them, so the emotion is carried by the face, not the shading.
+
+Warm starts (`init`) can anchor the expression to `init`'s (`LossWeights.start_expression`): a refinement
+of the regressor keeps its emotion unless the landmarks say otherwise.
 
 The model-specific parts (the expression vector, its bounds and prior, the landmark points) come from
 `emoca.decode.face_terms`; the expression is projected onto its bounds after every step. Deterministic:
@@ -40,6 +47,8 @@ class LossWeights(LandmarkWeights):
     temporal_expression: float = 0.3  # with an anchor (video): squared distance of the expression weights
     temporal_rotation: float = 3.0  # ... and of the head rotation (rad) from the anchor
     #                                 (tuned on a synthetic clip: jitter down, no lag on a jaw step)
+    start_expression: float = 0.0  # warm starts: squared distance of the expression vector from `init`'s
+    test_emotion: float = 0.0  # the emotion stage's emotion-consistency weight
 
 
 @dataclass
@@ -62,6 +71,9 @@ class FitConfig:
     weights: LossWeights = field(default_factory=LossWeights)
     hold_expression: bool = False  # warm starts: keep the expression (and FLAME's jaw) at `init`'s
     #                                (regress+identity: the regressor's emotion is kept, the rest fitted)
+    emotion_steps: int = 0  # stage 4 (EMOCA's loss at test time); needs `weights.test_emotion` > 0
+    emotion_rate: float = 0.02  # its Adam learning rate on the expression weights
+    emotion_render_size: int = 64  # its render (the recogniser's input size)
 
 
 class PhotoFitter:
@@ -72,7 +84,8 @@ class PhotoFitter:
     def __init__(self, decoder: FaceDecoder, config: FitConfig | None = None,
                  emotion: EmotionConsistency | None = None) -> None:
         self.config = config or FitConfig()
-        if self.config.weights.emotion and emotion is None:
+        weights = self.config.weights
+        if (weights.emotion or (weights.test_emotion and self.config.emotion_steps)) and emotion is None:
             raise ValueError("an emotion weight needs the emotion recogniser (`emotion`)")
         self.emotion = emotion
         if decoder.crop_size != self.config.crop_size:
@@ -131,6 +144,10 @@ class PhotoFitter:
                                              requires_grad=True)
         photometric = PhotometricTargets.of(targets, config.render_size)
         photo_emotion = self.emotion.target(photometric.photo) if config.weights.emotion else None
+        emotion_stage = config.emotion_steps if config.weights.test_emotion else 0
+        small = PhotometricTargets.of(targets, config.emotion_render_size) if emotion_stage else None
+        small_emotion = self.emotion.target(small.photo) if emotion_stage else None
+        start = decoder.vector(init).detach() if warm and config.weights.start_expression else None
         hold = config.hold_expression and warm
         shape = ([] if hold else [expression]) + ([identity_parameter] if identity_parameter.requires_grad else [])
         pose, appearance = [rotation, log_scale, offset], [light, colours, coefficients]
@@ -141,7 +158,8 @@ class PhotoFitter:
                   ("shape", config.shape_steps, [(pose, pose_rate), (shape, config.shape_rate)]),
                   ("appearance", config.appearance_steps, [(pose, pose_rate * refine),
                                                            (shape, config.shape_rate * refine),
-                                                           (appearance, config.appearance_rate)]))
+                                                           (appearance, config.appearance_rate)]),
+                  ("emotion", emotion_stage, [([] if hold else [expression], config.emotion_rate)]))
 
         def current() -> FaceParams:
             """The parameters being optimised, as one record (the expression vector split back)."""
@@ -150,9 +168,15 @@ class PhotoFitter:
                               light, colours, coefficients, jaw)
 
         for stage, count, groups in stages:
-            optimiser = torch.optim.Adam([{"params": params, "lr": rate} for params, rate in groups if params])
+            groups = [{"params": params, "lr": rate} for params, rate in groups if params]
+            if not (count and groups):
+                continue
+            optimiser = torch.optim.Adam(groups)
             for _ in range(count):
-                losses = self._losses(stage, current(), targets, photometric, anchor_values, photo_emotion)
+                if stage == "emotion":
+                    losses = self._emotion_losses(current(), targets, small, small_emotion, anchor_values, start)
+                else:
+                    losses = self._losses(stage, current(), targets, photometric, anchor_values, photo_emotion, start)
                 total = sum(losses.values()).sum()
                 optimiser.zero_grad(set_to_none=True)
                 total.backward()
@@ -161,22 +185,46 @@ class PhotoFitter:
                     decoder.terms.bound(expression)
         return current().detach().to("cpu")
 
+    def _priors(self, params: FaceParams, anchor: tuple[torch.Tensor, torch.Tensor] | None,
+                start: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """(B,) prior terms: identity and expression priors, the pull towards `anchor` (the previous
+        frame's expression vector and rotation) and towards `start` (the warm start's expression vector)."""
+        weights, decoder = self.config.weights, self.decoder
+        identity, expression = params.identity, decoder.vector(params)
+        losses = {"identity": weights.identity * gaussian_prior(identity) * identity.shape[1],
+                  "expression": weights.expression * decoder.terms.expression_prior(expression)}
+        if anchor is not None:
+            losses["temporal"] = (weights.temporal_expression * (expression - anchor[0]).pow(2).sum(-1)
+                                  + weights.temporal_rotation * (params.rotation - anchor[1]).pow(2).sum(-1))
+        if start is not None:
+            losses["start"] = weights.start_expression * (expression - start).pow(2).sum(-1)
+        return losses
+
+    def _emotion_losses(self, params: FaceParams, targets: FaceTargets, photometric: PhotometricTargets,
+                        photo_emotion: torch.Tensor, anchor: tuple[torch.Tensor, torch.Tensor] | None,
+                        start: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Stage 4's terms, each (B,): landmarks and closure, priors, the photometric error and the
+        emotion consistency of a render at `emotion_render_size` composited over the photo."""
+        weights, decoder = self.config.weights, self.decoder
+        decoded = decoder.decode(params)
+        losses = {**landmark_losses(decoded, targets, weights), **self._priors(params, anchor, start)}
+        rendered = decoder.render(params, decoded, self.config.emotion_render_size, background=photometric.photo)
+        losses["photometric"] = weights.photometric * photometric_term(rendered.image, photometric)
+        losses["emotion"] = weights.test_emotion * self.emotion(rendered.image, photo_emotion)
+        return losses
+
     def _losses(self, stage: str, params: FaceParams, targets: FaceTargets, photometric: PhotometricTargets,
-                anchor: tuple[torch.Tensor, torch.Tensor] | None, photo_emotion: torch.Tensor | None
-                ) -> dict[str, torch.Tensor]:
+                anchor: tuple[torch.Tensor, torch.Tensor] | None, photo_emotion: torch.Tensor | None,
+                start: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The loss terms of `stage`, each (B,); `anchor`: the (expression vector, rotation) to stay near;
-        `photo_emotion`: the recogniser's features of the photos (with an emotion weight)."""
+        `photo_emotion`: the recogniser's features of the photos (with an emotion weight); `start`: the
+        warm start's expression vector (with a `start_expression` weight)."""
         weights, decoder = self.config.weights, self.decoder
         decoded = decoder.decode(params, mesh=stage == "appearance")  # the render needs every vertex
         losses = landmark_losses(decoded, targets, weights, contour=stage != "pose")
         if stage == "pose":
             return losses
-        identity, expression = params.identity, decoder.vector(params)
-        losses["identity"] = weights.identity * gaussian_prior(identity) * identity.shape[1]
-        losses["expression"] = weights.expression * decoder.terms.expression_prior(expression)
-        if anchor is not None:
-            losses["temporal"] = (weights.temporal_expression * (expression - anchor[0]).pow(2).sum(-1)
-                                  + weights.temporal_rotation * (params.rotation - anchor[1]).pow(2).sum(-1))
+        losses.update(self._priors(params, anchor, start))
         if stage == "shape":
             return losses
         rendered = decoder.render(params, decoded, self.config.render_size, background=photometric.photo)

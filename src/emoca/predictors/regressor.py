@@ -7,6 +7,7 @@ from emoca.decode.decoder import FaceDecoder
 from emoca.face_params import FaceParams
 from emoca.nets.encoders import normalised_points
 from emoca.nets.regressor import Regressor
+from emoca.predictors.brow_colour import with_brow_colour
 from emoca.predictors.camera import fit_camera
 from emoca.targets import FaceTargets
 
@@ -27,7 +28,8 @@ class RegressorPredictor:
         targets = targets.to(self.device)
         with torch.no_grad():
             params = self.regressor(targets.images, normalised_points(targets.landmarks_68, targets.dense,
-                                                                      self.crop_size)).to("cpu")
+                                                                      self.crop_size))
+            params = with_brow_colour(params, targets).to("cpu")
         if identity is not None:
             params = params.with_identity(identity.cpu())
         elif shared_identity:

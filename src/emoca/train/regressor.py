@@ -63,6 +63,7 @@ from emoca.nets.regressor import (
     read_head,
 )
 from emoca.nets.weights_file import save_weights
+from emoca.predictors.brow_colour import with_brow_colour
 from emoca.predictors.camera import fit_camera
 from emoca.predictors.emotion_term import EmotionConsistency
 from emoca.predictors.objective import LandmarkWeights, PhotometricTargets, landmark_losses, photometric_term
@@ -170,6 +171,7 @@ class StageLoss:
     def __call__(self, params: FaceParams, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         config, decoder = self.config, self.decoder
         targets = FaceTargets(batch["images"], batch["landmarks_68"], batch["dense"])
+        params = with_brow_colour(params, targets)  # a four-colour coarse encoder (the shipped one)
         if config.identity_head:  # the camera of the head's identity, as at inference
             params = fit_camera(decoder, params, targets)
         losses = landmark_losses(decoder.decode(params, mesh=False), targets, config.landmarks)
