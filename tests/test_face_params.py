@@ -5,13 +5,14 @@ import torch
 
 from emoca.decode.decoder import FaceDecoder
 from emoca.face_params import FaceParams
+from emoca.facemodel.face_regions import REGIONS
 
 
 def _params(batch: int, jaw: bool = False) -> FaceParams:
     generator = torch.Generator().manual_seed(batch)
     rand = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
     return FaceParams(rand(batch, 100), rand(batch, 53), rand(batch, 3) * 0.2, 0.1 + rand(batch) * 0.01,
-                      rand(batch, 2) * 0.1, rand(batch, 9, 3), rand(batch, 4, 3), rand(batch, 8, 3),
+                      rand(batch, 2) * 0.1, rand(batch, 9, 3), rand(batch, len(REGIONS), 3), rand(batch, 8, 3),
                       rand(batch, 3) if jaw else None)
 
 
