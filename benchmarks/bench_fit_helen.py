@@ -14,14 +14,9 @@ import numpy as np
 import torch
 
 from emoca.datasets.helen import helen_split, nme
+from emoca.datasets.helen import nme_summary as summary
 from emoca.io.images import load_image
 from emoca.pipeline.photo import METHODS, Reconstructor, ReconstructorConfig
-
-
-def summary(errors: list[float]) -> str:
-    values = np.asarray(errors)
-    ok = values <= 0.10
-    return f"mean NME (<=10%) {100 * values[ok].mean():.2f}%, failure {100 * (1 - ok.mean()):.1f}%"
 
 
 def main() -> None:

@@ -7,7 +7,8 @@ then scores the outputs with the acceptance checks in ../shared/checks: `eval_fi
 independent judge's class on render.png vs the photo) and `eval_london.py`. Rows: the fitter; the
 fitter with the emotion term; stage 1 (the coarse encoder's own expression); stage 2 without the
 emotion loss (the control); stage 2 (EMOCA); regress+fit; regress+identity (that fit with the
-regressor's expression held). Targets (issue "The EMOCA regressor", stage
+regressor's expression held); `--method emoca` without its emotion term (the test-time control) and
+with it. Targets (issue "The EMOCA regressor", stage
 2): fidelity >= the fitter + 10 points and >= the control + 5; London smile pairs >= 99% with mean
 difference >= 0.8, identity >= 90%, neutral mean weight <= 0.08.
 """
@@ -33,6 +34,8 @@ ROWS = {
     "stage2": ["--method", "regress"],
     "regress+fit": ["--method", "regress+fit"],
     "regress+identity": ["--method", "regress+identity"],
+    "emoca-noemotion": ["--method", "emoca", "--emotion-weight", "0"],
+    "emoca": ["--method", "emoca"],
 }
 
 

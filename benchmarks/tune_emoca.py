@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from emoca.datasets.expressions_wild import wild_photos
-from emoca.datasets.helen import helen_split, nme
+from emoca.datasets.helen import helen_split, nme, nme_summary
 from emoca.detect.affine import apply_affine
 from emoca.io.images import load_image
 from emoca.nets.emotion import load_emotion_net
@@ -81,7 +81,7 @@ def main() -> None:
                 continue
             targets, params, _, seconds = result
             times.append(seconds)
-            kept += int(getattr(reconstructor.predictor, "kept_start", torch.zeros(1)).sum())
+            kept += 0 if params.refined is None else int((~params.refined).sum())
             with torch.no_grad():
                 rendered = decoder.render(params, decoder.decode(params), targets.images.shape[-1],
                                           background=targets.images).image
@@ -98,8 +98,7 @@ def main() -> None:
             with torch.no_grad():
                 points = decoder.decode(params, mesh=False).landmarks_68[0].numpy()
             errors.append(nme(apply_affine(to_input[0], points), truth))
-        helen_text = "" if not errors else (f"; HELEN NME {100 * np.median(errors):.2f}% median, "
-                                            f"{100 * np.mean(np.minimum(errors, 1)):.2f}% mean")
+        helen_text = "" if not errors else f"; HELEN {nme_summary(errors)}"
         print(f"{variant:40s} agreement {100 * np.mean(agree):.1f}% distance {np.mean(distance):.4f}"
               f"{helen_text}; {1000 * np.median(times):.0f} ms a face; start kept {kept}/{len(times)}", flush=True)
 

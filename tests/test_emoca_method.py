@@ -91,6 +91,9 @@ class _Fixed:
     def predict(self, targets, init=None, anchor=None, identity=None, shared_identity=False) -> FaceParams:
         return self.params.clone()
 
+    def per_frame(self, steps):
+        return self
+
 
 def test_a_refinement_that_worsens_the_landmarks_keeps_the_start(ict_model, emotion):
     decoder = FaceDecoder(ict_model)
@@ -106,5 +109,16 @@ def test_a_refinement_that_worsens_the_landmarks_keeps_the_start(ict_model, emot
 
     refinement.fitter = Moving(decoder, config, emotion)
     result = refinement.predict(targets)
-    assert refinement.kept_start.tolist()[0] is True  # face 0 was pushed off its points
+    assert result.refined.tolist()[0] is False  # face 0 was pushed off its points: its start is kept
     assert torch.equal(result.offset[0], truth.offset[0])
+
+
+def test_a_video_shortens_every_fit_of_a_predictor_and_keeps_the_emotion_stage(ict_model, emotion):
+    decoder = FaceDecoder(ict_model)
+    config = FitConfig(emotion_steps=4)
+    config.weights = replace(config.weights, test_emotion=1.0)
+    refinement = EmotionRefinement(_Fixed(decoder.neutral(1)), PhotoFitter(decoder, config, emotion), emotion)
+    short = refinement.per_frame((0, 16, 0))
+    fit = short.fitter.config
+    assert (fit.pose_steps, fit.shape_steps, fit.appearance_steps, fit.emotion_steps) == (0, 16, 0, 4)
+    assert short.fitter.emotion is emotion and refinement.fitter.config.shape_steps == config.shape_steps

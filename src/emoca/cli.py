@@ -40,7 +40,10 @@ def _reconstruct(args: argparse.Namespace) -> int:
     config = ReconstructorConfig(model=args.model, flame=args.flame, device=args.device, method=args.method)
     if args.expression_encoder is not None:
         config.expression_encoder = None if args.expression_encoder == "none" else args.expression_encoder
-    config.fit.weights.emotion = args.emotion_weight
+    if args.emotion_weight is not None and args.method == "emoca":
+        config.emoca.emotion_weight = args.emotion_weight  # 0: the test-time control
+    elif args.emotion_weight is not None:
+        config.fit.weights.emotion = args.emotion_weight
     if args.engine == "ray":
         from emoca.distributed.ray_reconstruct import run_reconstruct_ray
 
@@ -159,12 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--device", default="cpu", help="where the prediction runs: cpu (default) or cuda[:N]")
     reconstruct.add_argument("--method", choices=METHODS, default="fit",
                              help="fit (analysis by synthesis, default), regress (the EMOCA regressor, ICT only), "
-                                  "regress+fit (a short fit from the regressor's result), or regress+identity "
-                                  "(that fit with the regressor's expression held: its emotion kept)")
+                                  "regress+fit (a short fit from the regressor's result), regress+identity "
+                                  "(that fit with the regressor's expression held: its emotion kept), or emoca "
+                                  "(the regressor refined with EMOCA's emotion loss at test time)")
     reconstruct.add_argument("--expression-encoder", default=None, metavar="SAFETENSORS|none",
                              help="regress: another stage-2 expression encoder, or none for stage 1's (ablations)")
-    reconstruct.add_argument("--emotion-weight", type=float, default=0.0, metavar="W",
-                             help="fits: weight of EMOCA's emotion-consistency term (default 0: off)")
+    reconstruct.add_argument("--emotion-weight", type=float, default=None, metavar="W",
+                             help="weight of EMOCA's emotion-consistency term: emoca's emotion stage (default "
+                                  "1; 0: its control) or the fits' appearance stage (default 0: off)")
     reconstruct.add_argument("--engine", choices=("local", "ray"), default="local",
                              help="local (default): this process; ray: a pool of Ray actors (Ray Data)")
     reconstruct.add_argument("--address", default=None, help="--engine ray: an existing Ray cluster's address "

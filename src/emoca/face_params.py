@@ -25,6 +25,9 @@ class FaceParams:
     light: (B, 9, 3) second-order spherical harmonics, RGB.
     colours: (B, R, 3) RGB of the albedo's regions; coefficients: (B, C, 3) of its smooth basis
         (`emoca.decode.albedo.AlbedoModel`).
+    refined: (B,) bool, for predictors that check their refinement (`emoca.predictors.emoca`): True where
+        the refinement was kept, False where it scored worse than its start and the start was kept; else
+        None.
     """
 
     identity: torch.Tensor
@@ -36,6 +39,7 @@ class FaceParams:
     colours: torch.Tensor
     coefficients: torch.Tensor
     jaw: torch.Tensor | None = None
+    refined: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.identity.shape[0]

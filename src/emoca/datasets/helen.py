@@ -30,3 +30,13 @@ def helen_split(split: str, root: str | Path | None = None) -> list[tuple[Path, 
 def nme(predicted: np.ndarray, truth: np.ndarray) -> float:
     """300-W normalised mean error: mean point distance over the outer-eye-corner distance (points 36, 45)."""
     return float(np.linalg.norm(predicted[:, :2] - truth, axis=1).mean() / np.linalg.norm(truth[36] - truth[45]))
+
+
+FAILURE_NME = 0.10  # a photo whose NME is above this is a failure; the mean is taken over the rest
+
+
+def nme_summary(errors: list[float]) -> str:
+    """"mean NME (<=10%) M%, failure F%" of per-photo NMEs (inf: no face found, a failure)."""
+    values = np.asarray(errors)
+    ok = values <= FAILURE_NME
+    return f"mean NME (<=10%) {100 * values[ok].mean():.2f}%, failure {100 * (1 - ok.mean()):.1f}%"

@@ -27,7 +27,7 @@ SCHEMA_VERSION = 6  # 2: `jaw` for models with a jaw joint (FLAME); albedo coeff
 #                    5: `eyes` ({gaze, convention}, or null without iris points); ICT's eyeLook weights come
 #                       from that gaze (before: from the predictor)
 #                    6: `albedo.regions` has "brows" (`emoca.facemodel.face_regions.brow_mask`); `refinement`
-#                       ({kept_start, reason}) for `--method emoca`
+#                       ({kept, rule}) for `--method emoca`, null otherwise
 
 
 GAZE_CONVENTION = ("[yaw, pitch] radians of both eyes in the head frame; + yaw looks to the subject's left (+x), "
@@ -70,6 +70,10 @@ def face_record(face_index: int, face: Face, decoder: FaceDecoder, crop_size: in
         "emotion": None if face.emotion is None else face.emotion.to_json(),
         "eyes": None if face.gaze is None else {"gaze": _rounded(face.gaze), "convention": GAZE_CONVENTION},
         "timings_ms": {k: round(float(v), 1) for k, v in timings_ms.items()},
+        "refinement": None if params.refined is None else {
+            "kept": "refined" if bool(params.refined[0]) else "start",
+            "rule": "the regressor's start is kept where the refinement raises our recogniser's emotion distance "
+                    "or the landmark error"},
     }
     if jaw is not None:
         record["jaw"] = {"rotation": _rounded(jaw["rotation"]), "convention": jaw["convention"]}

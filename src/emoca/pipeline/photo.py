@@ -286,7 +286,7 @@ class Reconstructor:
         if method != "fit":
             expression = self.config.expression_encoder
             files += [COARSE_WEIGHTS, IDENTITY_WEIGHTS] + ([Path(expression)] if expression else [])
-        if self.config.fit.weights.emotion:
+        if self.config.fit.weights.emotion or method == "emoca":
             files.append(EMOTION_WEIGHTS)
         if self.geometry_emotion is not None:
             files.append(head_file(method))
@@ -295,6 +295,8 @@ class Reconstructor:
             record["fit_config"] = asdict(self.config.fit)
         if method.startswith("regress+"):
             record["fit_config"] = asdict(self._refine_config()) | {"steps": list(self.config.refine_steps)}
+        if method == "emoca":
+            record["fit_config"] = asdict(self._emoca_config())
         return record
 
 

@@ -22,8 +22,7 @@ from emoca.detect.pipeline import FaceLandmarks
 from emoca.emotions import median_emotion
 from emoca.face_params import FaceParams
 from emoca.pipeline.photo import Face, Reconstructor
-from emoca.predictors.fitter import PhotoFitter
-from emoca.predictors.protocol import Predictor, Refined
+from emoca.predictors.protocol import Predictor
 from emoca.predictors.smoothing import OneEuroConfig, OneEuroFilter
 from emoca.targets import FaceTargets
 
@@ -79,18 +78,7 @@ class VideoReconstructor:
     def __init__(self, reconstructor: Reconstructor, config: VideoConfig | None = None) -> None:
         self.reconstructor = reconstructor
         self.config = config or VideoConfig()
-        predictor = reconstructor.predictor
-        self.follow: Predictor = predictor
-        if isinstance(predictor, PhotoFitter):
-            self.follow = self._short(predictor)
-        elif isinstance(predictor, Refined) and isinstance(predictor.then, PhotoFitter):
-            self.follow = Refined(predictor.first, self._short(predictor.then))
-
-    def _short(self, fitter: PhotoFitter) -> PhotoFitter:
-        """`fitter` with the per-frame schedule."""
-        pose, shape, appearance = self.config.frame_steps
-        return PhotoFitter(fitter.decoder, replace(fitter.config, pose_steps=pose, shape_steps=shape,
-                                                   appearance_steps=appearance), fitter.emotion)
+        self.follow: Predictor = reconstructor.predictor.per_frame(self.config.frame_steps)
 
     def frames(self, frames: Iterator[np.ndarray], fps: float) -> Iterator[FrameResult]:
         """The result of every frame, in order; each face's emotion is the median over its own and its

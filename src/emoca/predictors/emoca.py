@@ -5,7 +5,7 @@ puts pose, identity and expression on the landmarks with the expression held nea
 (`LossWeights.start_expression`), fits light and albedo, then the emotion stage moves the expression alone
 under the landmarks and the emotion-consistency term (our recogniser's features of the render vs the
 photo's). A face the refinement makes worse than its start, by the recogniser's distance or by the landmark
-error, keeps the start (`EmotionRefinement.kept_start` says which faces did).
+error, keeps the start (`FaceParams.refined` says which faces did not).
 """
 
 import torch
@@ -25,7 +25,10 @@ class EmotionRefinement:
 
     def __init__(self, first: Predictor, fitter: PhotoFitter, emotion: EmotionConsistency) -> None:
         self.first, self.fitter, self.emotion = first, fitter, emotion
-        self.kept_start = torch.zeros(0, dtype=torch.bool)  # (B,) of the last batch: True where the start was kept
+
+    def per_frame(self, steps: tuple[int, int, int]) -> "EmotionRefinement":
+        """The same refinement with the fit shortened to `steps` (a video's later frames)."""
+        return EmotionRefinement(self.first.per_frame(steps), self.fitter.per_frame(steps), self.emotion)
 
     def predict(self, targets: FaceTargets, init: FaceParams | None = None, anchor: FaceParams | None = None,
                 identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams:
@@ -33,26 +36,23 @@ class EmotionRefinement:
         refined = self.fitter.predict(targets, init=start, anchor=anchor, identity=identity,
                                       shared_identity=shared_identity)
         decoder = self.fitter.decoder
-        worse = torch.stack([a > b * 1.0001 for a, b in zip(self.scores(decoder, refined, targets),
-                                                              self.scores(decoder, start, targets), strict=True)])
-        self.kept_start = worse.any(0).cpu()
-        if not self.kept_start.any():
-            return refined
-        rows = [start[i] if kept else refined[i] for i, kept in enumerate(self.kept_start.tolist())]
-        return FaceParams.concat(rows)
+        device_targets = targets.to(decoder.device)
+        photometric = PhotometricTargets.of(device_targets, self.fitter.config.emotion_render_size)
+        photo = self.emotion.target(photometric.photo)
+        scores = [self.scores(decoder, params, device_targets, photometric, photo) for params in (refined, start)]
+        worse = torch.stack([after > before * 1.0001 for after, before in zip(*scores, strict=True)]).any(0)
+        kept = ~worse.cpu()
+        rows = [refined[i] if keep else start[i] for i, keep in enumerate(kept.tolist())]
+        return FaceParams.concat(rows).replace(refined=kept)
 
-    def scores(self, decoder: FaceDecoder, params: FaceParams, targets: FaceTargets
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B,) the recogniser's feature distance of the render (at the fitter's emotion size, over the photo)
-        from the photo, and (B,) the landmark terms' sum (in the fitter's weights), lower is better."""
-        size = self.fitter.config.emotion_render_size
-        device = decoder.device
-        targets = targets.to(device)
+    def scores(self, decoder: FaceDecoder, params: FaceParams, targets: FaceTargets, photometric: PhotometricTargets,
+               photo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,) the recogniser's feature distance of the render (at `photometric`'s size, over the photo) from
+        the `photo` features, and (B,) the landmark terms' sum (in the fitter's weights); lower is better."""
         with torch.no_grad():
-            params = params.to(device)
-            photometric = PhotometricTargets.of(targets, size)
+            params = params.to(decoder.device)
             decoded = decoder.decode(params)
-            rendered = decoder.render(params, decoded, size, background=photometric.photo)
-            distance = self.emotion(rendered.image, self.emotion.target(photometric.photo))
+            rendered = decoder.render(params, decoded, photometric.photo.shape[-1], background=photometric.photo)
+            distance = self.emotion(rendered.image, photo)
             landmarks = sum(landmark_losses(decoded, targets, self.fitter.config.weights).values())
         return distance.cpu(), landmarks.cpu()

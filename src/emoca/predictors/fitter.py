@@ -21,7 +21,7 @@ The model-specific parts (the expression vector, its bounds and prior, the landm
 no randomness (the seed only matters for callers that perturb initialisations).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -93,6 +93,13 @@ class PhotoFitter:
                              f"{self.config.crop_size}")
         self.device = torch.device(self.config.device)
         self.decoder = decoder.to(self.device)
+
+    def per_frame(self, steps: tuple[int, int, int]) -> "PhotoFitter":
+        """This fitter with `steps` (pose, shape, appearance) and its emotion stage as it is (a video's
+        later frames, `emoca.predictors.protocol.Predictor.per_frame`)."""
+        pose, shape, appearance = steps
+        return PhotoFitter(self.decoder, replace(self.config, pose_steps=pose, shape_steps=shape,
+                                                 appearance_steps=appearance), self.emotion)
 
     def _initial_camera(self, targets: FaceTargets) -> tuple[torch.Tensor, torch.Tensor]:
         """Scale and offset that match the neutral model's 68 points to the detections' spread/centre."""

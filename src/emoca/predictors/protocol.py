@@ -23,6 +23,11 @@ class Predictor(Protocol):
     def predict(self, targets: FaceTargets, init: FaceParams | None = None, anchor: FaceParams | None = None,
                 identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams: ...
 
+    def per_frame(self, steps: tuple[int, int, int]) -> "Predictor":
+        """The predictor a video uses for its frames after the first ones (which settle the identity):
+        iterating predictors shorten their fit to `steps` (pose, shape, appearance); others are themselves."""
+        ...
+
 
 class Refined:
     """One predictor's result refined by another: `first` (e.g. the regressor) gives the start, `then`
@@ -35,3 +40,6 @@ class Refined:
                 identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams:
         start = self.first.predict(targets, identity=identity, shared_identity=shared_identity)
         return self.then.predict(targets, init=start, anchor=anchor, identity=identity, shared_identity=shared_identity)
+
+    def per_frame(self, steps: tuple[int, int, int]) -> "Refined":
+        return Refined(self.first.per_frame(steps), self.then.per_frame(steps))

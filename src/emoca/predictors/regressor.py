@@ -23,6 +23,10 @@ class RegressorPredictor:
         self.regressor = regressor.to(device).eval()
         self.crop_size, self.device, self.decoder = crop_size, torch.device(device), decoder
 
+    def per_frame(self, steps: tuple[int, int, int]) -> "RegressorPredictor":
+        """Itself: each frame is predicted afresh (`emoca.predictors.protocol.Predictor.per_frame`)."""
+        return self
+
     def predict(self, targets: FaceTargets, init: FaceParams | None = None, anchor: FaceParams | None = None,
                 identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams:
         targets = targets.to(self.device)
