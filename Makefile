@@ -42,7 +42,7 @@ run: setup
 	$(VENV)/bin/emoca demo --out out/demo
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs  # -rs: a skipped test says why (e.g. the browser tests without Chromium)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -9,7 +9,7 @@ weights as the acceptance check's TFLite file, in PyTorch) classifies the photo 
 on the photos against the FER+ majority label (contempt faces are left out of accuracies: the judge has
 no such class), and seconds per face. The judge only reports: nothing is chosen on these figures.
 
-Run: `.venv/bin/python benchmarks/bench_fidelity_ferplus.py [--methods regress,emoca] [--limit N]`
+Run: `.venv/bin/python benchmarks/bench_fidelity_ferplus.py [--methods regress,emoca-noemotion,emoca] [--limit N]`
 (part of `make bench`; the fitting methods take minutes per thousand faces).
 """
 
@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import torch
+from figures import record
 
 from emoca.datasets.ferplus import load_ferplus
 from emoca.emotions import EMOTIONS
@@ -28,6 +29,7 @@ from emoca.targets import FaceTargets
 from emoca.train.regressor_data import _upsampled_fer
 
 # FER+'s classes as the judge names them (contempt: none).
+ROWS = {"emoca-noemotion": ("emoca", 0.0)}  # the test-time control: emoca without its emotion term
 JUDGE_NAME = {"neutral": "neutral", "happy": "happy", "sad": "sad", "surprise": "surprise", "fear": "fear",
               "disgust": "disgust", "anger": "angry"}
 
@@ -50,7 +52,7 @@ def detected_faces(limit: int | None) -> tuple[FaceTargets, np.ndarray, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default="regress,emoca")
+    parser.add_argument("--methods", default="regress,emoca-noemotion,emoca")
     parser.add_argument("--limit", type=int, default=None, help="the first N test faces only")
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
@@ -65,7 +67,11 @@ def main() -> None:
     print(f"FER+ test: {len(targets)} of {total} faces detected; judge on the photos: "
           f"{100 * np.mean(photo_names[judged] == names[judged]):.1f}% ({judged.sum()} faces with a judge class)")
     for method in args.methods.split(","):
-        reconstructor = Reconstructor(ReconstructorConfig(method=method, emotion=False))
+        name, weight = ROWS.get(method, (method, None))
+        config = ReconstructorConfig(method=name, emotion=False)
+        if weight is not None:
+            config.emoca.emotion_weight = weight
+        reconstructor = Reconstructor(config)
         decoder, render_class = reconstructor.decoder, []
         start = time.perf_counter()
         for s in range(0, len(targets), args.batch):
@@ -77,6 +83,12 @@ def main() -> None:
                 render_class.append(judge(to_grey(rendered, INPUT_SIZE)).argmax(-1))
         seconds = (time.perf_counter() - start) / len(targets)
         render_names = np.array(JUDGE_CLASSES)[torch.cat(render_class).numpy()]
+        record("fidelity_ferplus", {method: {
+            "faces": len(targets), "of": total,
+            "agreement": round(100 * float(np.mean(render_names == photo_names)), 1),
+            "render_accuracy": round(100 * float(np.mean(render_names[judged] == names[judged])), 1),
+            "photo_accuracy": round(100 * float(np.mean(photo_names[judged] == names[judged])), 1),
+            "ms_per_face": round(1000 * seconds)}})
         print(f"{method}: agreement {100 * np.mean(render_names == photo_names):.1f}%, judge accuracy on renders "
               f"{100 * np.mean(render_names[judged] == names[judged]):.1f}%, {1000 * seconds:.0f} ms a face "
               f"(batches of {args.batch})", flush=True)

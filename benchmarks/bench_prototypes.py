@@ -13,6 +13,7 @@ Run: `.venv/bin/python benchmarks/bench_prototypes.py [--people 12]` (part of `m
 import argparse
 
 import torch
+from figures import record
 
 from emoca.decode.albedo import AlbedoModel
 from emoca.emotions import EMOTIONS
@@ -90,6 +91,8 @@ def main() -> None:
     print(f"{'':18s}" + "".join(f"{name:>9s}" for name in names) + "      all")
     for (view, who), count in counts.items():
         share = 100 * count / args.people
+        record("prototypes", {f"{who}, {view}": dict(zip(names, share.round().tolist(), strict=True))
+                              | {"all": round(float(share.mean()), 1), "people": args.people}})
         print(f"{who + ', ' + view:18s}" + "".join(f"{value:8.0f}%" for value in share.tolist())
               + f"{float(share.mean()):8.1f}%")
 

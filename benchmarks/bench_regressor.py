@@ -1,6 +1,6 @@
 """The regressor's ablation: emotion fidelity, London smiles/identity/clean neutrals, per method.
 
-Run: `.venv/bin/python benchmarks/bench_regressor.py [--rows fit,regress,...]` (part of `make bench`).
+Run: `.venv/bin/python benchmarks/bench_regressor.py [--rows fit,regress,...] [--helen]` (part of `make bench`).
 Each row runs `emoca reconstruct` (the CLI, as a user would) on the expressions_wild *valid* photos and
 the 204 London photos into out/benchmarks/ablation/ROW/ (finished photos are skipped on later runs),
 then scores the outputs with the acceptance checks in ../shared/checks: `eval_fidelity.py` (the
@@ -15,10 +15,14 @@ difference >= 0.8, identity >= 90%, neutral mean weight <= 0.08.
 
 import argparse
 import csv
+import json
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from figures import record as record_figures
 
 from emoca.datasets.expressions_wild import DEFAULT_ROOT as WILD
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
@@ -45,28 +49,61 @@ def reconstruct(inputs: list[Path], out: Path, options: list[str]) -> None:
     subprocess.run(command, check=False, capture_output=True)
 
 
-def check(script: str, *args: str) -> str:
-    result = subprocess.run([sys.executable, str(CHECKS / script), *args], capture_output=True, text=True)
+def check(script: str, *args: str, stdin: str | None = None) -> str:
+    result = subprocess.run([sys.executable, str(CHECKS / script), *args], capture_output=True, text=True,
+                            input=stdin)
     return (result.stdout.strip() or result.stderr.strip()).splitlines()[-1]
+
+
+def photo_seconds(folder: Path) -> list[float]:
+    """Each photo's `timings_ms.total` (reading the photo to its decoded faces), seconds."""
+    return [json.loads(p.read_text())["faces"][0]["timings_ms"]["total"] / 1000 for p in folder.rglob("params.json")]
+
+
+def numbers(text: str) -> list[float]:
+    return [float(value) for value in re.findall(r"-?\d+(?:\.\d+)?", text)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows to run")
     parser.add_argument("--no-london", action="store_true", help="emotion fidelity only (the slow fit rows)")
+    parser.add_argument("--helen", action="store_true", help="also HELEN test's 68-point NME of the reconstruction")
     args = parser.parse_args()
     with open(WILD / "labels.csv", newline="") as handle:
         valid = [WILD / "images" / row["file"] for row in csv.DictReader(handle) if row["split"] == "valid"]
     london = HELEN.parent / "london"
     for row in args.rows.split(","):
-        folder = OUT / row
+        folder, record = OUT / row, {}
         reconstruct(valid, folder / "wild_valid", ROWS[row])
         fidelity = check("eval_fidelity.py", str(folder / "wild_valid"), str(WILD / "labels.csv"))
         print(f"{row}: expressions_wild valid: {re.sub(r' [|] agreement by label.*', '', fidelity)}", flush=True)
+        record["wild_valid"] = dict(zip(("agreement", "render_accuracy", "photo_accuracy"),
+                                        numbers(fidelity.split("|")[0])[1:4], strict=False)) | {"text": fidelity}
         if not args.no_london:
             for kind in ("neutral", "smiling"):
                 reconstruct([london / kind], folder / kind, ROWS[row])
-            print(f"{row}: {check('eval_london.py', str(folder / 'neutral'), str(folder / 'smiling'))}", flush=True)
+            london_line = check("eval_london.py", str(folder / "neutral"), str(folder / "smiling"))
+            record["london"] = dict(zip(("pairs", "smiles", "mean_difference", "identity", "neutral_mean"),
+                                        numbers(london_line), strict=False)) | {"text": london_line}
+            seconds = photo_seconds(folder / "neutral") + photo_seconds(folder / "smiling")
+            record["photo_seconds_median"] = round(statistics.median(seconds), 4)
+            print(f"{row}: {london_line}; photo {1000 * record['photo_seconds_median']:.0f} ms median "
+                  "(timings_ms.total)", flush=True)
+        if args.helen:
+            reconstruct([HELEN / "testset"], folder / "helen_test", ROWS[row])
+            lines = check_lines(folder / "helen_test")
+            helen_line = check("eval_landmarks.py", str(HELEN / "testset"), "2.9", "0.02", stdin=lines)
+            values = numbers(helen_line)  # faces, found, 10 (of "<=10%"), mean NME %, failure %
+            record["helen_test"] = {"nme": values[3], "failure": values[4], "text": helen_line}
+            print(f"{row}: HELEN test: {helen_line}", flush=True)
+        record_figures("ablation", {row: record})
+
+
+def check_lines(folder: Path) -> str:
+    """The reconstruction's 68 points as landmark lines (`params_to_lines.py`)."""
+    return subprocess.run([sys.executable, str(CHECKS / "params_to_lines.py"), str(folder)], capture_output=True,
+                          text=True).stdout
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 For each method or `EmocaConfig` variant: our recogniser's agreement between the photo crop and the
 render of its reconstruction over that crop (and the mean feature distance), on a class-balanced draw of
 expressions_wild **train** photos; the 68-point NME of the reconstruction on every 8th HELEN **trainset**
-photo; milliseconds per face (predict). Everything runs in this process on one thread.
+photo; milliseconds per face (predict, torch's default threads). Everything runs in this process.
 
 Run: `.venv/bin/python benchmarks/tune_emoca.py [--per-class 8] [--variants regress emoca emoca:emotion_weight=0]`
 (a variant is a method, optionally with `:field=value,...` overrides of `EmocaConfig`).
@@ -64,7 +64,6 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=["regress", "emoca:emotion_weight=0", "emoca"])
     parser.add_argument("--no-helen", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(1)
     recogniser = EmotionConsistency(load_emotion_net())
     photos = balanced(args.per_class)
     helen = helen_split("trainset")[::8]

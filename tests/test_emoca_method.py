@@ -118,7 +118,7 @@ def test_a_video_shortens_every_fit_of_a_predictor_and_keeps_the_emotion_stage(i
     config = FitConfig(emotion_steps=4)
     config.weights = replace(config.weights, test_emotion=1.0)
     refinement = EmotionRefinement(_Fixed(decoder.neutral(1)), PhotoFitter(decoder, config, emotion), emotion)
-    short = refinement.per_frame((0, 16, 0))
+    short = refinement.per_frame((0, 16, 0, 2))
     fit = short.fitter.config
-    assert (fit.pose_steps, fit.shape_steps, fit.appearance_steps, fit.emotion_steps) == (0, 16, 0, 4)
+    assert (fit.pose_steps, fit.shape_steps, fit.appearance_steps, fit.emotion_steps) == (0, 16, 0, 2)
     assert short.fitter.emotion is emotion and refinement.fitter.config.shape_steps == config.shape_steps

@@ -30,10 +30,11 @@ from emoca.targets import FaceTargets
 @dataclass
 class VideoConfig:
     """identity_frames: frames predicted jointly for the shared identity. frame_steps: (pose, shape,
-    appearance) fitter steps per later frame. smoothing: the landmark filter (pixels, seconds)."""
+    appearance, emotion) fitter steps per later frame (emotion: `--method emoca`'s stage). smoothing: the
+    landmark filter (pixels, seconds)."""
 
     identity_frames: int = 8
-    frame_steps: tuple[int, int, int] = (0, 16, 0)
+    frame_steps: tuple[int, int, int, int] = (0, 16, 0, 3)
     smoothing: OneEuroConfig = field(default_factory=OneEuroConfig)
 
 

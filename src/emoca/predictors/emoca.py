@@ -26,7 +26,7 @@ class EmotionRefinement:
     def __init__(self, first: Predictor, fitter: PhotoFitter, emotion: EmotionConsistency) -> None:
         self.first, self.fitter, self.emotion = first, fitter, emotion
 
-    def per_frame(self, steps: tuple[int, int, int]) -> "EmotionRefinement":
+    def per_frame(self, steps: tuple[int, int, int, int]) -> "EmotionRefinement":
         """The same refinement with the fit shortened to `steps` (a video's later frames)."""
         return EmotionRefinement(self.first.per_frame(steps), self.fitter.per_frame(steps), self.emotion)
 

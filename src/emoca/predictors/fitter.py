@@ -94,12 +94,12 @@ class PhotoFitter:
         self.device = torch.device(self.config.device)
         self.decoder = decoder.to(self.device)
 
-    def per_frame(self, steps: tuple[int, int, int]) -> "PhotoFitter":
-        """This fitter with `steps` (pose, shape, appearance) and its emotion stage as it is (a video's
-        later frames, `emoca.predictors.protocol.Predictor.per_frame`)."""
-        pose, shape, appearance = steps
+    def per_frame(self, steps: tuple[int, int, int, int]) -> "PhotoFitter":
+        """This fitter with `steps` (pose, shape, appearance, emotion; the emotion stage runs only where
+        `weights.test_emotion` is set) for a video's later frames (`emoca.predictors.protocol`)."""
+        pose, shape, appearance, emotion = steps
         return PhotoFitter(self.decoder, replace(self.config, pose_steps=pose, shape_steps=shape,
-                                                 appearance_steps=appearance), self.emotion)
+                                                 appearance_steps=appearance, emotion_steps=emotion), self.emotion)
 
     def _initial_camera(self, targets: FaceTargets) -> tuple[torch.Tensor, torch.Tensor]:
         """Scale and offset that match the neutral model's 68 points to the detections' spread/centre."""

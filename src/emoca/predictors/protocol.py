@@ -23,9 +23,10 @@ class Predictor(Protocol):
     def predict(self, targets: FaceTargets, init: FaceParams | None = None, anchor: FaceParams | None = None,
                 identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams: ...
 
-    def per_frame(self, steps: tuple[int, int, int]) -> "Predictor":
+    def per_frame(self, steps: tuple[int, int, int, int]) -> "Predictor":
         """The predictor a video uses for its frames after the first ones (which settle the identity):
-        iterating predictors shorten their fit to `steps` (pose, shape, appearance); others are themselves."""
+        iterating predictors shorten their fit to `steps` (pose, shape, appearance, emotion: the last only
+        where the predictor has an emotion stage); others are themselves."""
         ...
 
 
@@ -41,5 +42,5 @@ class Refined:
         start = self.first.predict(targets, identity=identity, shared_identity=shared_identity)
         return self.then.predict(targets, init=start, anchor=anchor, identity=identity, shared_identity=shared_identity)
 
-    def per_frame(self, steps: tuple[int, int, int]) -> "Refined":
+    def per_frame(self, steps: tuple[int, int, int, int]) -> "Refined":
         return Refined(self.first.per_frame(steps), self.then.per_frame(steps))

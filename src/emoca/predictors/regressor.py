@@ -23,7 +23,7 @@ class RegressorPredictor:
         self.regressor = regressor.to(device).eval()
         self.crop_size, self.device, self.decoder = crop_size, torch.device(device), decoder
 
-    def per_frame(self, steps: tuple[int, int, int]) -> "RegressorPredictor":
+    def per_frame(self, steps: tuple[int, int, int, int]) -> "RegressorPredictor":
         """Itself: each frame is predicted afresh (`emoca.predictors.protocol.Predictor.per_frame`)."""
         return self
 

@@ -1,0 +1,132 @@
+"""The report of `make bench`: `out/report/index.html` (one self-contained page: every benchmark's table,
+bars where a picture reads faster) from `out/report/figures.json` (`benchmarks/figures.py`), and the
+README's results table from the same file, so the two never disagree.
+
+Run: `.venv/bin/python benchmarks/report.py [--readme]` (`make bench` runs it last). `--readme` rewrites the
+README's lines between `<!-- results:start -->` and `<!-- results:end -->`.
+"""
+
+import argparse
+import base64
+import html
+import io
+import json
+import re
+from pathlib import Path
+
+from figures import FIGURES
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = FIGURES.parent / "index.html"
+README = ROOT / "README.md"
+ABLATION_ORDER = ("fit", "fit+emotion", "regress", "regress+fit", "emoca-noemotion", "emoca")
+
+
+def _flat(row: dict) -> dict[str, object]:
+    """A row's figures as column -> value (nested records joined with '.'; raw check lines left out)."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items() if k != "text"})
+        elif key != "text":
+            out[key] = value
+    return out
+
+
+def table(rows: dict[str, dict]) -> str:
+    """An HTML table: one line per row, one column per figure."""
+    flat = {name: _flat(row) for name, row in rows.items()}
+    columns = list(dict.fromkeys(column for row in flat.values() for column in row))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["row", *columns])
+    body = "".join("<tr>" + f"<td>{html.escape(name)}</td>" + "".join(
+        f"<td>{html.escape(str(row.get(c, '')))}</td>" for c in columns) + "</tr>" for name, row in flat.items())
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def bars(rows: dict[str, dict], column: str, title: str) -> str:
+    """An inline PNG bar chart of one column across rows ('' when no row has it)."""
+    values = {name: value for name, row in rows.items() if isinstance(value := _flat(row).get(column), int | float)}
+    if not values:
+        return ""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 2.8))
+    axes.bar(list(values), list(values.values()), color="#4a7bb7")
+    axes.set_title(title)
+    axes.tick_params(axis="x", labelrotation=20)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    plt.close(figure)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
+
+
+def write_html(figures: dict) -> None:
+    parts = ["<!doctype html><meta charset=utf-8><title>emoca benchmarks</title><style>body{font:14px sans-serif;"
+             "margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
+             "</style><h1>emoca benchmarks</h1>"]
+    for name, entry in figures.items():
+        parts.append(f"<h2>{html.escape(name)}</h2><p>{html.escape(entry['machine'])}, {entry['date']}</p>")
+        parts.append(table(entry["rows"]))
+        if name == "ablation":
+            parts.append(bars(entry["rows"], "wild_valid.agreement", "judge agreement, expressions_wild valid (%)"))
+        if name == "fidelity_ferplus":
+            parts.append(bars(entry["rows"], "agreement", "judge agreement, FER+ test (%)"))
+    REPORT.write_text("".join(parts))
+
+
+def readme_table(figures: dict) -> list[str]:
+    """The README's results table: one line per method of the ablation, FER+ test beside it."""
+    ablation = figures.get("ablation", {"rows": {}, "machine": "", "date": ""})
+    ferplus = figures.get("fidelity_ferplus", {"rows": {}})["rows"]
+    lines = [f"Measured {ablation['date']} on {ablation['machine']} (`make bench`; `benchmarks/report.py` writes "
+             "this table and `out/report/index.html` from `out/report/figures.json`).", "",
+             "| method | fidelity, wild valid | judge on renders, wild valid | fidelity, FER+ test | HELEN test NME "
+             "/ failures | London smiles / mean diff / identity / neutral | photo time |",
+             "|---|---|---|---|---|---|---|"]
+    for name in [n for n in ABLATION_ORDER if n in ablation["rows"]]:
+        row = _flat(ablation["rows"][name])
+        fer = ferplus.get(name, {})
+
+        def get(key: str, unit: str = "", source: dict = row) -> str:
+            value = source.get(key)
+            return "–" if value is None else f"{value:g}{unit}"
+
+        seconds = row.get("photo_seconds_median")
+        time = "–" if seconds is None else f"{1000 * seconds:.0f} ms"
+        lines.append(f"| {name} | {get('wild_valid.agreement', '%')} | {get('wild_valid.render_accuracy', '%')} | "
+                     f"{get('agreement', '%', fer)} | {get('helen_test.nme', '%')} / "
+                     f"{get('helen_test.failure', '%')} | {get('london.smiles', '%')} / "
+                     f"{get('london.mean_difference')} / {get('london.identity', '%')} / "
+                     f"{get('london.neutral_mean')} | {time} |")
+    return lines
+
+
+def write_readme(figures: dict) -> None:
+    text = README.read_text()
+    pattern = re.compile(r"(<!-- results:start -->\n).*?(<!-- results:end -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{README}: no <!-- results:start --> ... <!-- results:end --> markers")
+    README.write_text(pattern.sub(lambda m: m.group(1) + "\n".join(readme_table(figures)) + "\n" + m.group(2), text))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--readme", action="store_true", help="also rewrite the README's results table")
+    args = parser.parse_args()
+    if not FIGURES.exists():
+        raise SystemExit(f"{FIGURES}: missing; run `make bench` (or the benchmarks) first")
+    figures = json.loads(FIGURES.read_text())
+    write_html(figures)
+    print(f"{REPORT}: {len(figures)} benchmarks")
+    if args.readme:
+        write_readme(figures)
+        print(f"{README}: results table rewritten")
+
+
+if __name__ == "__main__":
+    main()
