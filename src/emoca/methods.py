@@ -9,3 +9,11 @@ anchored, then the expression alone refined under the landmarks and the emotion 
 """
 
 METHODS = ("fit", "regress", "regress+fit", "regress+identity", "emoca")
+DEFAULT_METHOD = "emoca"  # every command's default with ICT: the photo's emotion on a face that lands on it
+FAST_METHOD = "regress"  # the fast path (video, live use, large collections)
+FLAME_METHOD = "fit"  # the regressor is ICT's: FLAME is fitted
+
+
+def default_method(model: str) -> str:
+    """The method a command uses for `model` ("ict" or "flame") when none is asked for."""
+    return FLAME_METHOD if model == "flame" else DEFAULT_METHOD
