@@ -260,3 +260,7 @@ def test_a_missing_cache_or_one_from_before_the_stem_split_says_how_to_build_it(
     np.savez(tmp_path / "old.npz", crops=np.zeros((1, 4, 4, 3), np.uint8), trunk=np.zeros((1, 1280, 4, 4)))
     with pytest.raises(InputError, match=r"old\.npz: .*python -m emoca.train.regressor_data"):
         trainer.FaceCache(("old",))
+    np.savez(tmp_path / "browless.npz", crops=np.zeros((1, 4, 4, 3), np.uint8), stem=np.zeros((1, 192, 4, 4)),
+             fit_colours=np.zeros((1, 4, 3), np.float32))
+    with pytest.raises(InputError, match=r"browless\.npz: cached with 4 albedo colours.*regressor_data"):
+        trainer.FaceCache(("browless",))

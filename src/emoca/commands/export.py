@@ -1,17 +1,5 @@
-"""`emoca export`: a capture (params.json or params.jsonl) in the formats animation tools read.
-
-- `arkit-csv`: a Live Link Face take (`emoca.animation.arkit_csv`); ICT's 53 weights as ARKit's 52
-  (`emoca.facemodel.arkit`: browInnerUp and cheekPuff are the means of ICT's halves, tongueOut is 0).
-- `glb`: the person's whole head (face, head and neck, eye sockets, eyeballs), the 53 expressions and 4
-  gaze shapes as morph targets, and an animation of their weights and the head rotation at the video's
-  frame rate (`emoca.animation.puppet`).
-- `obj-seq`: a folder with one OBJ per frame (`frame_000000.obj`...), model units, head rotation applied
-  unless `pose` is off.
-- `flame-npz` (FLAME captures only): `shape` (S,), `expression` (N, E), `pose` (N, 15) in FLAME 2020's
-  layout (global, neck, jaw, left eye, right eye; axis-angle radians), `trans` (N, 3), `times` (N,), `fps`.
-
-A frame without a face holds the last face before it (frames before the first face hold the first).
-"""
+"""`emoca export`: a capture (params.json or params.jsonl) in the formats animation tools read; the formats
+are described and written in `emoca.animation.exports`."""
 
 from pathlib import Path
 

@@ -47,6 +47,7 @@ from emoca.decode.decoder import FaceDecoder
 from emoca.distributed.torchrun import agree, join, leave, shard, wrap
 from emoca.errors import InputError
 from emoca.face_params import FaceParams
+from emoca.facemodel.face_regions import REGIONS
 from emoca.facemodel.ict import ICTFaceModel
 from emoca.io.atomic import atomic_path
 from emoca.losses.priors import gaussian_prior, light_prior, sparsity_prior
@@ -130,6 +131,10 @@ class FaceCache:
             if "stem" not in part:
                 raise InputError(path, "cached before the trunk's stem was (no 'stem' array): "
                                  "delete it and rerun `python -m emoca.train.regressor_data`")
+            if "fit_colours" in part and part["fit_colours"].shape[1] != len(REGIONS):
+                raise InputError(path, f"cached with {part['fit_colours'].shape[1]} albedo colours, the albedo has "
+                                 f"{len(REGIONS)} now (brows): delete it and rerun "
+                                 "`python -m emoca.train.regressor_data`")
         self.crops = np.concatenate([p["crops"] for p in parts])
         ratio = TRUNK_SIZE / int(parts[0]["crop_size"])  # points were found on the 224-px crops
         self.landmarks_68 = np.concatenate([(p["landmarks_68"] + 0.5) * ratio - 0.5 for p in parts])
