@@ -50,7 +50,7 @@ def server(tmp_path_factory):
     yield url
     process.send_signal(signal.SIGINT)
     process.wait(timeout=30)
-    assert not list(temporary.iterdir())  # the server's temporary folder went with it
+    assert not list(temporary.iterdir()), list(temporary.rglob("*"))[:5]  # the server's temporary folder went with it
 
 
 @pytest.fixture(scope="module")

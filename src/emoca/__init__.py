@@ -12,6 +12,11 @@ import os
 # alone with the default spin, 1.64x with 20,000, 1.03x with no spin (OMP_WAIT_POLICY=PASSIVE); the
 # sample video with the regressor took 56.4 s, 66.6 s and 78.5 s: 20,000 keeps most of both.
 os.environ.setdefault("GOMP_SPINCOUNT", "20000")
+# torch (2.13) makes its inductor cache folder in the temporary folder as soon as an optimiser is built (the
+# fitter builds one per stage); keep it with our caches, so `emoca serve` and every command leave the
+# temporary folder as they found it.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR",
+                      os.path.join(os.path.expanduser("~"), ".cache", "emoca", "torchinductor"))
 
 from emoca.facemodel import load_model  # noqa: E402
 
