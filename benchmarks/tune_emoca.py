@@ -3,7 +3,8 @@
 For each method or `EmocaConfig` variant: our recogniser's agreement between the photo crop and the
 render of its reconstruction over that crop (and the mean feature distance), on a class-balanced draw of
 expressions_wild **train** photos; the 68-point NME of the reconstruction on every 8th HELEN **trainset**
-photo; milliseconds per face (predict, torch's default threads). Everything runs in this process.
+photo; identity retrieval (nearest by cosine) on expressions_wild train people with two photos
+(`--people`); milliseconds per face (predict, torch's default threads). Everything runs in this process.
 
 Run: `.venv/bin/python benchmarks/tune_emoca.py [--per-class 8] [--variants regress emoca emoca:emotion_weight=0]`
 (a variant is a method, optionally with `:field=value,...` overrides of `EmocaConfig`).
@@ -36,13 +37,35 @@ def balanced(per_class: int) -> list:
     return chosen
 
 
+def pairs(count: int) -> list:
+    """The first two train photos of the first `count` people with two or more (labels.csv order)."""
+    by_person = defaultdict(list)
+    for photo in wild_photos("train"):
+        by_person[photo.subject].append(photo)
+    return [people[:2] for people in by_person.values() if len(people) >= 2][:count]
+
+
+def identity_nearest(identities: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Share of people whose second photo's identity is nearest (cosine) to their own first photo's."""
+    first = np.stack([a for a, _ in identities])
+    second = np.stack([b for _, b in identities])
+    first /= np.linalg.norm(first, axis=1, keepdims=True)
+    second /= np.linalg.norm(second, axis=1, keepdims=True)
+    return float(np.mean((second @ first.T).argmax(1) == np.arange(len(first))))
+
+
 def parse_variant(text: str) -> ReconstructorConfig:
     method, _, overrides = text.partition(":")
     config = ReconstructorConfig(method=method)
     for item in filter(None, overrides.split(",")):
         key, value = item.split("=")
         current = getattr(config.emoca, key)
-        parsed = tuple(int(v) for v in value.split("/")) if isinstance(current, tuple) else type(current)(value)
+        if isinstance(current, tuple):
+            parsed = tuple(int(v) for v in value.split("/"))
+        elif isinstance(current, bool):
+            parsed = value.lower() in ("1", "true", "yes")
+        else:
+            parsed = type(current)(value)
         config.emoca = replace(config.emoca, **{key: parsed})
     return config
 
@@ -63,6 +86,7 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=8)
     parser.add_argument("--variants", nargs="+", default=["regress", "emoca:emotion_weight=0", "emoca"])
     parser.add_argument("--no-helen", action="store_true")
+    parser.add_argument("--people", type=int, default=60, help="expressions_wild train people for the identity")
     args = parser.parse_args()
     recogniser = EmotionConsistency(load_emotion_net())
     photos = balanced(args.per_class)
@@ -98,6 +122,12 @@ def main() -> None:
                 points = decoder.decode(params, mesh=False).landmarks_68[0].numpy()
             errors.append(nme(apply_affine(to_input[0], points), truth))
         helen_text = "" if not errors else f"; HELEN {nme_summary(errors)}"
+        identities = []
+        for one, two in pairs(args.people):
+            results = [predict(reconstructor, load_image(photo.path)) for photo in (one, two)]
+            if all(results):
+                identities.append(tuple(result[1].identity[0].numpy() for result in results))
+        helen_text += f"; identity nearest {100 * identity_nearest(identities):.1f}% of {len(identities)}"
         print(f"{variant:40s} agreement {100 * np.mean(agree):.1f}% distance {np.mean(distance):.4f}"
               f"{helen_text}; {1000 * np.median(times):.0f} ms a face; start kept {kept}/{len(times)}", flush=True)
 

@@ -1,6 +1,7 @@
 """`--method emoca` and the renders it reads: the brow region, the brows' colour measured on the photo, the
 fitter's emotion stage (the expression alone moves) and the refinement that keeps a start it would worsen."""
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -122,3 +123,17 @@ def test_a_video_shortens_every_fit_of_a_predictor_and_keeps_the_emotion_stage(i
     fit = short.fitter.config
     assert (fit.pose_steps, fit.shape_steps, fit.appearance_steps, fit.emotion_steps) == (0, 16, 0, 2)
     assert short.fitter.emotion is emotion and refinement.fitter.config.shape_steps == config.shape_steps
+
+
+def test_reconstruct_with_emoca_says_what_the_refinement_kept(tmp_path, run_emoca):
+    from emoca.datasets.helen import DEFAULT_ROOT as HELEN
+
+    photo = HELEN.parent / "london" / "smiling" / "001.jpg"
+    result = run_emoca("reconstruct", photo, "--out", tmp_path, "--method", "emoca")
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "001" / "params.json").read_text())
+    face = document["faces"][0]
+    assert face["refinement"]["kept"] in ("refined", "start") and "brows" in face["albedo"]["regions"]
+    config = document["provenance"]["fit_config"]
+    assert document["provenance"]["method"] == "emoca" and config["emotion_steps"] > 0
+    assert config["weights"]["test_emotion"] > 0 and "emotion_fer.safetensors" in document["provenance"]["files"]

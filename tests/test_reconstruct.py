@@ -23,15 +23,14 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     face = params["faces"][0]
     assert params["schema_version"] == 6 and face["model"] == "ict"
     assert len(face["eyes"]["gaze"]) == 2 and "yaw" in face["eyes"]["convention"]  # from the iris points
-    emotion = face["emotion"]  # from the reconstructed expression alone (the regressor's geometry head)
+    emotion = face["emotion"]  # from the fitted expression alone (the fitter's geometry head)
     assert emotion["source"] == "geometry" and emotion["va_supervised"] is False
     assert abs(sum(emotion["probabilities"].values()) - 1) < 1e-3 and emotion["expression"] in emotion["probabilities"]
     provenance = params["provenance"]
-    assert provenance["method"] == "emoca"  # the default with ICT
-    assert provenance["fit_config"]["shape_steps"] > 0 and provenance["fit_config"]["emotion_steps"] > 0
-    assert {"ict_facekit.npz", "ict_expression_correctives.npz", "landmarks68.npz", "emotion_fer.safetensors",
-            "geometry_emotion_regress.safetensors"} <= set(provenance["files"])
-    assert face["refinement"]["kept"] in ("refined", "start")
+    assert provenance["method"] == "fit" and provenance["fit_config"]["shape_steps"] > 0
+    assert {"ict_facekit.npz", "ict_expression_correctives.npz", "landmarks68.npz",
+            "geometry_emotion_fit.safetensors"} <= set(provenance["files"])
+    assert face["refinement"] is None  # only --method emoca checks a refinement
     assert all(len(digest) == 12 for digest in provenance["files"].values())
     timings = face["timings_ms"]
     assert set(timings) == {"detect", "predict_per_face", "decode_per_face", "total", "write_outputs"}

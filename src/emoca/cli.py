@@ -7,7 +7,7 @@ from pathlib import Path
 
 from emoca import __version__
 from emoca.errors import InputError
-from emoca.methods import DEFAULT_METHOD, METHODS, default_method
+from emoca.methods import FAST_METHOD, METHODS, default_method
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -147,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     emotion.add_argument("--from", dest="source", choices=("image", "geometry"), default="image",
                          help="image: the recogniser on the face crop (default); geometry: reconstruct the face, "
                               "then classify its 53 expression weights alone")
-    emotion.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
-                         help=f"--from geometry: how to reconstruct (default {DEFAULT_METHOD})")
+    emotion.add_argument("--method", choices=METHODS, default=FAST_METHOD,
+                         help=f"--from geometry: how to reconstruct (default {FAST_METHOD}: EMOCA's regressor)")
     _add_resource_options(emotion)
     emotion.set_defaults(run=_emotion)
 
@@ -162,10 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--flame", default=None, help="your FLAME generic_model.pkl (with --model flame)")
     reconstruct.add_argument("--device", default="cpu", help="where the prediction runs: cpu (default) or cuda[:N]")
     reconstruct.add_argument("--method", choices=METHODS, default=None,
-                             help="emoca (default with ICT: the regressor refined with EMOCA's emotion loss at "
-                                  "test time), regress (the EMOCA regressor alone: fast), fit (analysis by "
-                                  "synthesis; the default with FLAME), regress+fit (a short fit from the "
-                                  "regressor's result) or regress+identity (that fit with the expression held)")
+                             help="fit (analysis by synthesis, default), regress (the EMOCA regressor, ICT only), "
+                                  "emoca (the regressor refined with EMOCA's emotion loss at test time), "
+                                  "regress+fit (a short fit from the regressor's result) or regress+identity "
+                                  "(that fit with the expression held)")
     reconstruct.add_argument("--expression-encoder", default=None, metavar="SAFETENSORS|none",
                              help="regress: another stage-2 expression encoder, or none for stage 1's (ablations)")
     reconstruct.add_argument("--emotion-weight", type=float, default=None, metavar="W",
@@ -188,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a photo (reconstructed), a params.json, or neutral (ICT's mean face)")
     animate.add_argument("--out", required=True, help="output folder")
     animate.add_argument("--no-pose", action="store_true", help="keep the target's head still")
-    animate.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
-                         help=f"how photos and videos are reconstructed (default {DEFAULT_METHOD}; regress: fast)")
+    animate.add_argument("--method", choices=METHODS, default=FAST_METHOD,
+                         help=f"how photos and videos are reconstructed (default {FAST_METHOD})")
     animate.add_argument("--size", type=int, default=None, metavar="PX",
                          help="target render side (default: the source video's height, else 384)")
     animate.add_argument("--fps", type=float, default=25.0, help="frame rate of a folder of frames (default 25)")
@@ -210,8 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                                               "sliders, download its files")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
     serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    serve.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
-                       help=f"how uploads are reconstructed (default {DEFAULT_METHOD}; regress: fast)")
+    serve.add_argument("--method", choices=METHODS, default=FAST_METHOD,
+                       help=f"how uploads are reconstructed (default {FAST_METHOD})")
     serve.add_argument("--max-upload-mb", type=float, default=20.0, help="larger uploads are refused (default 20)")
     _add_resource_options(serve)
     serve.set_defaults(run=_serve)

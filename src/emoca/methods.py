@@ -9,8 +9,11 @@ anchored, then the expression alone refined under the landmarks and the emotion 
 """
 
 METHODS = ("fit", "regress", "regress+fit", "regress+identity", "emoca")
-DEFAULT_METHOD = "emoca"  # every command's default with ICT: the photo's emotion on a face that lands on it
-FAST_METHOD = "regress"  # the fast path (video, live use, large collections)
+# The defaults, from the ablation of 2026-12-01 (README, docs/emoca_method.md): `emoca` did not win it (the
+# judge agreed with the photo less often than for `regress`, and it told people apart less well), so
+# `reconstruct` and the Python API keep the fitter and the interactive commands the regressor.
+DEFAULT_METHOD = "fit"  # reconstruct, the Python API: the landmarks' best fit
+FAST_METHOD = "regress"  # animate, serve, emotion --from geometry: the fast path (video, live use)
 FLAME_METHOD = "fit"  # the regressor is ICT's: FLAME is fitted
 
 

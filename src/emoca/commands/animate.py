@@ -34,7 +34,7 @@ from emoca.io.atomic import ensure_writable_folder
 from emoca.io.image_output import save_image
 from emoca.io.images import IMAGE_SUFFIXES, load_image
 from emoca.io.video import VIDEO_SUFFIXES, VideoReader, VideoWriter
-from emoca.methods import DEFAULT_METHOD
+from emoca.methods import FAST_METHOD
 from emoca.output.capture import Capture, CapturedFace
 from emoca.output.params_json import face_record
 from emoca.pipeline.photo import Face, Reconstructor, ReconstructorConfig
@@ -51,7 +51,7 @@ class AnimateConfig:
     `DEFAULT_SIZE`). fps: frame rate of a folder of frames."""
 
     pose: bool = True
-    method: str = DEFAULT_METHOD
+    method: str = FAST_METHOD
     size: int | None = None
     fps: float = 25.0
 

@@ -11,7 +11,7 @@ from emoca.detect.crops import CropConfig, crop_faces
 from emoca.emotions import FaceEmotion
 from emoca.errors import InputError
 from emoca.io.images import load_image
-from emoca.methods import DEFAULT_METHOD
+from emoca.methods import FAST_METHOD
 from emoca.nets.emotion import EmotionNet, face_emotions, load_emotion_net
 
 
@@ -62,7 +62,7 @@ def image_emotions(net: EmotionNet, crops: np.ndarray) -> list[FaceEmotion]:
 
 
 def run_emotion(inputs: list[str], as_json: bool, detect: bool = True, weights: str | None = None,
-                source: str = "image", method: str = DEFAULT_METHOD) -> int:
+                source: str = "image", method: str = FAST_METHOD) -> int:
     """Recognise the emotion of every face of each input, from `source` ("image": the recogniser, on
     detected faces or, with `detect=False`, on each image as one crop; "geometry": reconstructed with
     `method` first); prints JSON lines (or a short line per face); returns the exit status."""

@@ -43,7 +43,7 @@ from emoca.animation.puppet import Puppet
 from emoca.errors import InputError
 from emoca.io.images import load_image
 from emoca.io.mesh_export import write_glb
-from emoca.methods import DEFAULT_METHOD
+from emoca.methods import FAST_METHOD
 from emoca.output.capture import Capture, CapturedFace
 from emoca.output.writer import OutputWriter
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
@@ -58,11 +58,11 @@ SLIDERS = ("jawOpen", "mouthSmile_L", "mouthSmile_R", "browInnerUp_L", "browInne
 
 @dataclass
 class ServeConfig:
-    """method: how photos are reconstructed (`emoca.methods.DEFAULT_METHOD`; `regress`, the regressor
-    alone, answers in a tenth of the time). max_upload_mb: larger uploads are refused before decoding.
+    """method: how photos are reconstructed (`emoca.methods.FAST_METHOD`: the regressor, under a second a
+    photo here). max_upload_mb: larger uploads are refused before decoding.
     keep: results kept on disk."""
 
-    method: str = DEFAULT_METHOD
+    method: str = FAST_METHOD
     max_upload_mb: float = 20.0
     keep: int = 16
 
