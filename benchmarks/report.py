@@ -86,7 +86,7 @@ def readme_table(figures: dict) -> list[str]:
     lines = [f"Measured {ablation['date']} on {ablation['machine']} (`make bench`; `benchmarks/report.py` writes "
              "this table and `out/report/index.html` from `out/report/figures.json`).", "",
              "| method | fidelity, wild valid | judge on renders, wild valid | fidelity, FER+ test | HELEN test NME "
-             "/ failures | London smiles / mean diff / identity / neutral | photo time |",
+             "/ failures | London smiles / mean diff / identity / neutral | photo time (as run) |",
              "|---|---|---|---|---|---|---|"]
     for name in [n for n in ABLATION_ORDER if n in ablation["rows"]]:
         row = _flat(ablation["rows"][name])
