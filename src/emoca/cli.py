@@ -7,7 +7,7 @@ from pathlib import Path
 
 from emoca import __version__
 from emoca.errors import InputError
-from emoca.methods import FAST_METHOD, METHODS, default_method
+from emoca.methods import DEFAULT_METHOD, FAST_METHOD, METHODS
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -37,11 +37,10 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from emoca.commands.reconstruct import run_reconstruct
     from emoca.pipeline.photo import ReconstructorConfig
 
-    method = args.method or default_method(args.model)
-    config = ReconstructorConfig(model=args.model, flame=args.flame, device=args.device, method=method)
+    config = ReconstructorConfig(model=args.model, flame=args.flame, device=args.device, method=args.method)
     if args.expression_encoder is not None:
         config.expression_encoder = None if args.expression_encoder == "none" else args.expression_encoder
-    if args.emotion_weight is not None and method == "emoca":
+    if args.emotion_weight is not None and args.method == "emoca":
         config.emoca.emotion_weight = args.emotion_weight  # 0: the test-time control
     elif args.emotion_weight is not None:
         config.fit.weights.emotion = args.emotion_weight
@@ -161,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--model", choices=("ict", "flame"), default="ict", help="face model (default ict)")
     reconstruct.add_argument("--flame", default=None, help="your FLAME generic_model.pkl (with --model flame)")
     reconstruct.add_argument("--device", default="cpu", help="where the prediction runs: cpu (default) or cuda[:N]")
-    reconstruct.add_argument("--method", choices=METHODS, default=None,
+    reconstruct.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
                              help="fit (analysis by synthesis, default), regress (the EMOCA regressor, ICT only), "
                                   "emoca (the regressor refined with EMOCA's emotion loss at test time), "
                                   "regress+fit (a short fit from the regressor's result) or regress+identity "

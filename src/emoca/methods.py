@@ -12,11 +12,5 @@ METHODS = ("fit", "regress", "regress+fit", "regress+identity", "emoca")
 # The defaults, from the ablation of 2026-12-01 (README, docs/emoca_method.md): `emoca` did not win it (the
 # judge agreed with the photo less often than for `regress`, and it told people apart less well), so
 # `reconstruct` and the Python API keep the fitter and the interactive commands the regressor.
-DEFAULT_METHOD = "fit"  # reconstruct, the Python API: the landmarks' best fit
+DEFAULT_METHOD = "fit"  # reconstruct, the Python API (ICT and FLAME): the landmarks' best fit
 FAST_METHOD = "regress"  # animate, serve, emotion --from geometry: the fast path (video, live use)
-FLAME_METHOD = "fit"  # the regressor is ICT's: FLAME is fitted
-
-
-def default_method(model: str) -> str:
-    """The method a command uses for `model` ("ict" or "flame") when none is asked for."""
-    return FLAME_METHOD if model == "flame" else DEFAULT_METHOD

@@ -29,7 +29,7 @@ from emoca.facemodel import load_model
 from emoca.facemodel.base import FaceModel
 from emoca.facemodel.ict import EYE_LOOK, ICTFaceModel
 from emoca.io.images import load_image
-from emoca.methods import METHODS, default_method
+from emoca.methods import DEFAULT_METHOD, METHODS
 from emoca.nets.emotion import DEFAULT_WEIGHTS as EMOTION_WEIGHTS
 from emoca.nets.emotion import face_emotions, load_emotion_net
 from emoca.nets.geometry_emotion import GeometryEmotionNet, head_file, load_geometry_emotion
@@ -74,7 +74,7 @@ class ReconstructorConfig:
     model: str = "ict"
     flame: str | None = None
     device: str = "cpu"
-    method: str | None = None  # None: `emoca.methods.default_method` of `model`
+    method: str = DEFAULT_METHOD
     expression_encoder: str | None = str(EXPRESSION_WEIGHTS)  # stage-2 weights; None: stage 1's expression
     fit: FitConfig = field(default_factory=FitConfig)
     refine_steps: tuple[int, int, int] = (10, 30, 10)
@@ -136,8 +136,6 @@ class Reconstructor:
 
     def __init__(self, config: ReconstructorConfig | None = None, model: FaceModel | None = None) -> None:
         self.config = config or ReconstructorConfig()
-        if self.config.method is None:
-            self.config.method = default_method(self.config.model)
         check_device(self.config.device)
         self.config.fit.device = self.config.device
         self.landmarker = FaceLandmarker()
