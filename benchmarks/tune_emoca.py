@@ -3,8 +3,9 @@
 For each method or `EmocaConfig` variant: our recogniser's agreement between the photo crop and the
 render of its reconstruction over that crop (and the mean feature distance), on a class-balanced draw of
 expressions_wild **train** photos; the 68-point NME of the reconstruction on every 8th HELEN **trainset**
-photo; identity retrieval (nearest by cosine) on expressions_wild train people with two photos
-(`--people`); milliseconds per face (predict, torch's default threads). Everything runs in this process.
+photo; identity retrieval (`emoca.train.identity_head.nearest_is_same`: the nearest other photo is the
+same person's) on expressions_wild train people with two photos (`--people`); milliseconds per face
+(predict, torch's default threads). Everything runs in this process.
 
 Run: `.venv/bin/python benchmarks/tune_emoca.py [--per-class 8] [--variants regress emoca emoca:emotion_weight=0]`
 (a variant is a method, optionally with `:field=value,...` overrides of `EmocaConfig`).
@@ -25,6 +26,7 @@ from emoca.io.images import load_image
 from emoca.nets.emotion import load_emotion_net
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.predictors.emotion_term import EmotionConsistency
+from emoca.train.identity_head import nearest_is_same
 
 
 def balanced(per_class: int) -> list:
@@ -43,15 +45,6 @@ def pairs(count: int) -> list:
     for photo in wild_photos("train"):
         by_person[photo.subject].append(photo)
     return [people[:2] for people in by_person.values() if len(people) >= 2][:count]
-
-
-def identity_nearest(identities: list[tuple[np.ndarray, np.ndarray]]) -> float:
-    """Share of people whose second photo's identity is nearest (cosine) to their own first photo's."""
-    first = np.stack([a for a, _ in identities])
-    second = np.stack([b for _, b in identities])
-    first /= np.linalg.norm(first, axis=1, keepdims=True)
-    second /= np.linalg.norm(second, axis=1, keepdims=True)
-    return float(np.mean((second @ first.T).argmax(1) == np.arange(len(first))))
 
 
 def parse_variant(text: str) -> ReconstructorConfig:
@@ -122,12 +115,14 @@ def main() -> None:
                 points = decoder.decode(params, mesh=False).landmarks_68[0].numpy()
             errors.append(nme(apply_affine(to_input[0], points), truth))
         helen_text = "" if not errors else f"; HELEN {nme_summary(errors)}"
-        identities = []
+        identities, subjects = [], []
         for one, two in pairs(args.people):
             results = [predict(reconstructor, load_image(photo.path)) for photo in (one, two)]
             if all(results):
-                identities.append(tuple(result[1].identity[0].numpy() for result in results))
-        helen_text += f"; identity nearest {100 * identity_nearest(identities):.1f}% of {len(identities)}"
+                identities += [result[1].identity[0].numpy() for result in results]
+                subjects += [one.subject, two.subject]
+        share = nearest_is_same(np.stack(identities), np.array(subjects))
+        helen_text += f"; identity nearest {100 * share:.1f}% of {len(subjects)} photos"
         print(f"{variant:40s} agreement {100 * np.mean(agree):.1f}% distance {np.mean(distance):.4f}"
               f"{helen_text}; {1000 * np.median(times):.0f} ms a face; start kept {kept}/{len(times)}", flush=True)
 
