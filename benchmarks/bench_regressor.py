@@ -1,6 +1,6 @@
 """The regressor's ablation: emotion fidelity, London smiles/identity/clean neutrals, per method.
 
-Run: `.venv/bin/python benchmarks/bench_regressor.py [--rows fit,regress,...] [--helen]` (part of `make bench`).
+Run: `.venv/bin/python benchmarks/bench_regressor.py [--rows fit,stage2,...] [--no-helen]` (part of `make bench`).
 Each row runs `emoca reconstruct` (the CLI, as a user would) on the expressions_wild *valid* photos and
 the 204 London photos into out/benchmarks/ablation/ROW/ (finished photos are skipped on later runs),
 then scores the outputs with the acceptance checks in ../shared/checks: `eval_fidelity.py` (the
@@ -68,7 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows to run")
     parser.add_argument("--no-london", action="store_true", help="emotion fidelity only (the slow fit rows)")
-    parser.add_argument("--helen", action="store_true", help="also HELEN test's 68-point NME of the reconstruction")
+    parser.add_argument("--no-helen", action="store_true", help="without HELEN test's 68-point NME of the "
+                                                                  "reconstruction (the README's table has it)")
     args = parser.parse_args()
     with open(WILD / "labels.csv", newline="") as handle:
         valid = [WILD / "images" / row["file"] for row in csv.DictReader(handle) if row["split"] == "valid"]
@@ -90,7 +91,7 @@ def main() -> None:
             record["photo_seconds_median"] = round(statistics.median(seconds), 4)
             print(f"{row}: {london_line}; photo {1000 * record['photo_seconds_median']:.0f} ms median "
                   "(timings_ms.total)", flush=True)
-        if args.helen:
+        if not args.no_helen:
             reconstruct([HELEN / "testset"], folder / "helen_test", ROWS[row])
             lines = check_lines(folder / "helen_test")
             helen_line = check("eval_landmarks.py", str(HELEN / "testset"), "2.9", "0.02", stdin=lines)

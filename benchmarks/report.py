@@ -19,7 +19,8 @@ from figures import FIGURES
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = FIGURES.parent / "index.html"
 README = ROOT / "README.md"
-ABLATION_ORDER = ("fit", "fit+emotion", "regress", "regress+fit", "emoca-noemotion", "emoca")
+ABLATION_ORDER = ("fit", "fit+emotion", "stage2", "regress+fit", "emoca-noemotion", "emoca")
+METHOD_OF_ROW = {"stage2": "regress"}  # bench_regressor's row names where they differ from the method's
 
 
 def _flat(row: dict) -> dict[str, object]:
@@ -90,7 +91,8 @@ def readme_table(figures: dict) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for name in [n for n in ABLATION_ORDER if n in ablation["rows"]]:
         row = _flat(ablation["rows"][name])
-        fer = ferplus.get(name, {})
+        method = METHOD_OF_ROW.get(name, name)
+        fer = ferplus.get(method, {})
 
         def get(key: str, unit: str = "", source: dict = row) -> str:
             value = source.get(key)
@@ -98,7 +100,8 @@ def readme_table(figures: dict) -> list[str]:
 
         seconds = row.get("photo_seconds_median")
         time = "–" if seconds is None else f"{1000 * seconds:.0f} ms"
-        lines.append(f"| {name} | {get('wild_valid.agreement', '%')} | {get('wild_valid.render_accuracy', '%')} | "
+        label = name if method == name else f"{method} ({name})"
+        lines.append(f"| {label} | {get('wild_valid.agreement', '%')} | {get('wild_valid.render_accuracy', '%')} | "
                      f"{get('agreement', '%', fer)} | {get('helen_test.nme', '%')} / "
                      f"{get('helen_test.failure', '%')} | {get('london.smiles', '%')} / "
                      f"{get('london.mean_difference')} / {get('london.identity', '%')} / "
