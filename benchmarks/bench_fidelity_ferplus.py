@@ -21,11 +21,13 @@ import torch
 from figures import record
 
 from emoca.datasets.ferplus import load_ferplus
+from emoca.detect.crops import CropConfig
+from emoca.detect.pipeline import FaceLandmarker
 from emoca.emotions import EMOTIONS
 from emoca.nets.emotion import to_grey
 from emoca.nets.judge import INPUT_SIZE, JUDGE_CLASSES, load_judge
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
-from emoca.targets import FaceTargets
+from emoca.targets import FaceTargets, face_targets
 from emoca.train.regressor_data import _upsampled_fer
 
 # FER+'s classes as the judge names them (contempt: none).
@@ -38,13 +40,13 @@ def detected_faces(limit: int | None) -> tuple[FaceTargets, np.ndarray, int]:
     """The FER+ test faces the detector finds (targets on 224-px crops), their labels, and the count."""
     test = load_ferplus("test")
     rows = np.arange(len(test.images))[:limit]
-    reconstructor = Reconstructor(ReconstructorConfig(method="regress"))
+    landmarker, crop = FaceLandmarker(), CropConfig()  # the detection and crops every method sees
     found, labels = [], []
     for i in rows:
         image = _upsampled_fer(test.images[i])
-        faces = reconstructor.landmarker(image)
+        faces = landmarker(image)
         if faces:
-            targets, _ = reconstructor.targets(image, faces[:1])
+            targets, _ = face_targets(image, faces[:1], crop)
             found.append(targets)
             labels.append(int(test.labels[i]))
     return FaceTargets.concat(found), np.array(labels), len(rows)
