@@ -47,6 +47,47 @@ def test_coarse_encoder_starts_at_the_neutral_face_and_the_expression_encoder_co
     torch.testing.assert_close(expression(features, points), out.expression)
 
 
+def test_the_recogniser_s_features_enter_the_expression_encoder_at_zero_and_alone_ignore_the_rest():
+    coarse = CoarseEncoder(100, 53, 4, 8).eval()
+    features, points = _inputs(3)
+    emotion = torch.rand(3, 1280)
+    with torch.no_grad():
+        start = coarse(features, points).expression
+        reading = ExpressionEncoder.from_coarse(coarse, inputs=("trunk", "points", "emotion")).eval()
+        torch.testing.assert_close(reading(features, points, emotion), start)  # zero weights at first
+        alone = ExpressionEncoder.from_coarse(coarse, inputs=("emotion",)).eval()
+        torch.nn.init.normal_(alone.head.mlp[1].weight, std=0.05)
+        torch.testing.assert_close(alone(features, points, emotion), alone(features * 3, -points, emotion))
+        assert not torch.allclose(alone(features, points, emotion), alone(features, points, emotion.flip(0)))
+    trained = ExpressionEncoder.from_coarse(coarse, inputs=("trunk", "points", "emotion")).train()
+    trained(features, points, emotion).sum().backward()
+    assert trained.head.mlp[1].weight.grad[:, -1280:].abs().sum() > 0  # the new inputs learn
+    with pytest.raises(ValueError, match="pass `emotion`"):
+        trained(features, points)
+    with pytest.raises(ValueError, match="subset"):
+        ExpressionEncoder(53, inputs=("pixels",))
+
+
+def test_a_regressor_reading_the_recogniser_computes_its_features_from_the_crop(tmp_path):
+    coarse = CoarseEncoder(100, 53, 4, 8).eval()
+    expression = ExpressionEncoder.from_coarse(coarse, inputs=("trunk", "points", "emotion")).eval()
+    torch.nn.init.normal_(expression.head.mlp[1].weight, std=0.05)
+    save_weights(coarse, tmp_path / "coarse.safetensors", coarse_metadata(coarse, {"stage": "coarse"}))
+    save_weights(expression, tmp_path / "expression.safetensors",
+                 coarse_metadata(coarse, {"inputs": list(expression.inputs)}))
+    loaded = Regressor.load(tmp_path / "coarse.safetensors", tmp_path / "expression.safetensors", None)
+    assert loaded.reads_emotion and loaded.emotion is not None
+    crops, points = torch.rand(2, 3, 224, 224), _inputs(2)[1]
+    with torch.no_grad():
+        small = torch.nn.functional.interpolate(crops, size=(TRUNK_SIZE, TRUNK_SIZE), mode="bilinear",
+                                                antialias=True, align_corners=False)
+        cached = loaded.emotion.features(small)  # what the training cache holds for these crops
+        torch.testing.assert_close(loaded(crops, points).expression,
+                                   loaded.from_stem(loaded.trunk.stem(small), points, cached).expression)
+    with pytest.raises(ValueError, match="pass `emotion`"):
+        Regressor(Trunk(pretrained=False), coarse, expression)
+
+
 def test_the_trunk_is_the_backbone_split_and_an_own_tail_keeps_imagenet_statistics(tmp_path):
     trunk = Trunk()
     images = torch.rand(2, 3, TRUNK_SIZE, TRUNK_SIZE)
@@ -249,6 +290,7 @@ def test_stage_numbers_are_set_by_name_and_type():
     assert _number(StageConfig, "emotion_classes", "1.5") == 1.5
     assert _number(StageConfig, "steps", "20") == 20
     assert _number(StageConfig, "identity_head", "false") is False
+    assert _number(StageConfig, "expression_inputs", "emotion") == "emotion"
     with pytest.raises(ValueError, match="not one of the stage's numbers"):
         _number(StageConfig, "landmarks", "1")
 

@@ -128,19 +128,20 @@ class HeadConfig:
 
 
 class _Head(nn.Module):
-    """(features (B, 1280, 4, 4), points (B, n_points, 2) in [-1, 1]) -> (B, n_out)."""
+    """(features (B, 1280, 4, 4), points (B, n_points, 2) in [-1, 1][, extra (B, n_extra)]) -> (B, n_out).
+    The MLP's input is [pooled features, reduced places, points, extra]."""
 
-    def __init__(self, n_out: int, config: HeadConfig) -> None:
+    def __init__(self, n_out: int, config: HeadConfig, n_extra: int = 0) -> None:
         super().__init__()
         self.reduce = nn.Conv2d(FEATURE_DIM, config.reduced, 1)
-        width = FEATURE_DIM + config.reduced * TRUNK_GRID ** 2 + 2 * config.n_points
+        width = FEATURE_DIM + config.reduced * TRUNK_GRID ** 2 + 2 * config.n_points + n_extra
         self.mlp = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(width, config.hidden), nn.SiLU(),
                                  nn.Linear(config.hidden, config.hidden), nn.SiLU(), nn.Linear(config.hidden, n_out))
 
-    def forward(self, features: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, points: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         pooled = features.mean((2, 3))
         places = torch.nn.functional.silu(self.reduce(features)).flatten(1)
-        return self.mlp(torch.cat([pooled, places, points.flatten(1)], 1))
+        return self.mlp(torch.cat([pooled, places, points.flatten(1), *([] if extra is None else [extra])], 1))
 
 
 def normalised_points(landmarks_68: torch.Tensor, dense: torch.Tensor, crop_size: int) -> torch.Tensor:
@@ -183,32 +184,63 @@ class CoarseEncoder(nn.Module):
             coefficients=0.1 * parts["coefficients"].reshape(batch, -1, 3))
 
 
-class ExpressionEncoder(nn.Module):
-    """EMOCA's expression encoder on the trunk: the expression weights alone (in [0, 1]). With a `tail`
-    (a trainable copy of the trunk's), it reads the trunk's stem features (B, 192, 4, 4) through its own
-    tail; without, the shared trunk features (B, 1280, 4, 4)."""
+EXPRESSION_INPUTS = ("trunk", "points", "emotion")  # what an expression encoder may read
+IMAGE_INPUTS = ("trunk", "points")  # the inputs of the encoders trained before the recogniser's were added
 
-    def __init__(self, n_expression: int, config: HeadConfig | None = None, tail: TrunkTail | None = None) -> None:
+
+class ExpressionEncoder(nn.Module):
+    """EMOCA's expression encoder on the trunk: the expression weights alone (in [0, 1]).
+
+    `inputs` (a subset of `EXPRESSION_INPUTS`): the trunk's features, the detected points, and the
+    emotion recogniser's (B, 1280) `features()` of the crop (`emoca.nets.emotion`, FER+-trained: it
+    encodes expression where the ImageNet trunk barely does). An input left out is read as zeros (the
+    ablation's "emotion alone"). With a `tail` (a trainable copy of the trunk's), it reads the trunk's
+    stem features (B, 192, 4, 4) through its own tail; without, the shared trunk features (B, 1280, 4, 4)."""
+
+    def __init__(self, n_expression: int, config: HeadConfig | None = None, tail: TrunkTail | None = None,
+                 inputs: tuple[str, ...] = IMAGE_INPUTS) -> None:
         super().__init__()
-        self.config = config or HeadConfig()
-        self.head = _Head(n_expression, self.config)
+        unknown = set(inputs) - set(EXPRESSION_INPUTS)
+        if unknown or not inputs:
+            raise ValueError(f"expression encoder inputs must be a non-empty subset of {EXPRESSION_INPUTS}, "
+                             f"got {inputs}")
+        self.config, self.inputs = config or HeadConfig(), tuple(name for name in EXPRESSION_INPUTS if name in inputs)
+        self.head = _Head(n_expression, self.config, FEATURE_DIM if "emotion" in self.inputs else 0)
         self.tail = tail
 
+    @property
+    def reads_emotion(self) -> bool:
+        return "emotion" in self.inputs
+
     @classmethod
-    def from_coarse(cls, coarse: CoarseEncoder, tail: TrunkTail | None = None) -> "ExpressionEncoder":
+    def from_coarse(cls, coarse: CoarseEncoder, tail: TrunkTail | None = None,
+                    inputs: tuple[str, ...] = IMAGE_INPUTS) -> "ExpressionEncoder":
         """Initialised from the coarse encoder's layers, keeping only its expression outputs (and from
-        `tail`, copied and made trainable, when given)."""
+        `tail`, copied and made trainable, when given); the recogniser's features, when read, enter
+        through zero weights, so the encoder starts as the coarse head's expression."""
         start, stop = coarse._start(coarse.sizes["expression"])
-        encoder = cls(stop - start, coarse.config, None if tail is None else copy.deepcopy(tail).requires_grad_(True))
+        encoder = cls(stop - start, coarse.config, None if tail is None else copy.deepcopy(tail).requires_grad_(True),
+                      inputs)
         state = {k: v.clone() for k, v in coarse.head.state_dict().items()}
         last = f"mlp.{len(coarse.head.mlp) - 1}"
         for name in ("weight", "bias"):
             state[f"{last}.{name}"] = state[f"{last}.{name}"][start:stop]
+        if encoder.reads_emotion:
+            first = state["mlp.1.weight"]
+            state["mlp.1.weight"] = torch.cat([first, first.new_zeros(len(first), FEATURE_DIM)], 1)
         encoder.head.load_state_dict(state)
         return encoder
 
-    def forward(self, features: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        """features: the stem's (B, 192, 4, 4) with a tail, else the trunk's (B, 1280, 4, 4)."""
+    def forward(self, features: torch.Tensor, points: torch.Tensor,
+                emotion: torch.Tensor | None = None) -> torch.Tensor:
+        """features: the stem's (B, 192, 4, 4) with a tail, else the trunk's (B, 1280, 4, 4); points: (B, 546,
+        2) `normalised_points`; emotion: (B, 1280) recogniser features (required when read)."""
         if self.tail is not None:
             features = self.tail(features)
-        return torch.sigmoid(self.head(features, points))
+        if "trunk" not in self.inputs:
+            features = torch.zeros_like(features)
+        if "points" not in self.inputs:
+            points = torch.zeros_like(points)
+        if self.reads_emotion and emotion is None:
+            raise ValueError("this expression encoder reads the emotion recogniser's features: pass `emotion`")
+        return torch.sigmoid(self.head(features, points, emotion if self.reads_emotion else None))

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from emoca.face_params import FaceParams
-from emoca.nets.encoders import CoarseEncoder, ExpressionEncoder, HeadConfig, Trunk
+from emoca.nets.emotion import EmotionNet, load_emotion_net
+from emoca.nets.encoders import IMAGE_INPUTS, TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, HeadConfig, Trunk
 from emoca.nets.identity_head import WEIGHTS as IDENTITY_WEIGHTS
 from emoca.nets.identity_head import IdentityHead, load_identity_head
 from emoca.nets.weights_file import read_weights
@@ -45,25 +46,41 @@ def coarse_metadata(coarse: CoarseEncoder, extra: dict) -> dict:
 
 
 class Regressor(nn.Module):
-    """trunk + coarse encoder (+ expression encoder) (+ identity head). `forward(images, points)` ->
-    `FaceParams`. images: (B, 3, S, S) crops in [0, 1]; points: (B, 546, 2) from `normalised_points`."""
+    """trunk + coarse encoder (+ expression encoder) (+ identity head) (+ the frozen emotion recogniser,
+    when the expression encoder reads its features). `forward(images, points)` -> `FaceParams`. images:
+    (B, 3, S, S) crops in [0, 1]; points: (B, 546, 2) from `normalised_points`."""
 
     def __init__(self, trunk: Trunk, coarse: CoarseEncoder, expression: ExpressionEncoder | None = None,
-                 identity: IdentityHead | None = None) -> None:
+                 identity: IdentityHead | None = None, emotion: EmotionNet | None = None) -> None:
         super().__init__()
         self.trunk, self.coarse, self.expression, self.identity = trunk, coarse, expression, identity
+        if self.reads_emotion and emotion is None:
+            raise ValueError("the expression encoder reads the emotion recogniser's features: pass `emotion`")
+        self.emotion = emotion.requires_grad_(False) if emotion is not None else None
 
-    def from_stem(self, stem: torch.Tensor, points: torch.Tensor) -> FaceParams:
-        """`FaceParams` from (B, 192, 4, 4) trunk stem features (cached in training) and the points."""
+    @property
+    def reads_emotion(self) -> bool:
+        return self.expression is not None and self.expression.reads_emotion
+
+    def from_stem(self, stem: torch.Tensor, points: torch.Tensor,
+                  photo_emotion: torch.Tensor | None = None) -> FaceParams:
+        """`FaceParams` from (B, 192, 4, 4) trunk stem features (cached in training), the points and, for an
+        expression encoder that reads them, the recogniser's (B, 1280) features of the crop (cached too)."""
         features = self.trunk.tail(stem)
         params = self.coarse(features, points)
         if self.expression is not None:
             own = stem if self.expression.tail is not None else features
-            params = params.replace(expression=self.expression(own, points))
+            params = params.replace(expression=self.expression(own, points, photo_emotion))
         return params if self.identity is None else params.replace(identity=self.identity(points))
 
     def forward(self, images: torch.Tensor, points: torch.Tensor) -> FaceParams:
-        return self.from_stem(self.trunk.stem(images), points)
+        """The recogniser reads the crop at `TRUNK_SIZE` px, as the training cache computed its features
+        (`emoca.train.regressor_data`)."""
+        if images.shape[-1] != TRUNK_SIZE:
+            images = nn.functional.interpolate(images, size=(TRUNK_SIZE, TRUNK_SIZE), mode="bilinear",
+                                               antialias=True, align_corners=False)
+        photo_emotion = self.emotion.features(images) if self.reads_emotion else None
+        return self.from_stem(self.trunk.stem(images), points, photo_emotion)
 
     @classmethod
     def load(cls, coarse_path: Path = COARSE_WEIGHTS, expression_path: Path | None = EXPRESSION_WEIGHTS,
@@ -78,10 +95,12 @@ class Regressor(nn.Module):
         if expression_path is not None:
             expression_state, expression_metadata = read_head(expression_path)
             tail = copy.deepcopy(trunk.tail) if expression_metadata.get("own_tail") else None
-            expression = ExpressionEncoder(coarse.sizes["expression"], coarse.config, tail)
+            inputs = tuple(expression_metadata.get("inputs", IMAGE_INPUTS))
+            expression = ExpressionEncoder(coarse.sizes["expression"], coarse.config, tail, inputs)
             expression.load_state_dict(expression_state)
             if tail is not None:
                 tail.fold_batch_norm()
         trunk.fold_batch_norm()
         identity = None if identity_path is None else load_identity_head(identity_path)
-        return cls(trunk, coarse, expression, identity).eval()
+        emotion = load_emotion_net() if expression is not None and expression.reads_emotion else None
+        return cls(trunk, coarse, expression, identity, emotion).eval()

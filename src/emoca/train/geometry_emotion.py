@@ -84,7 +84,7 @@ def regressed_expressions(method: str, name: str) -> np.ndarray:
         for start in range(0, len(cache), 256):
             batch = cache.batch(np.arange(start, min(start + 256, len(cache))))
             points = normalised_points(batch["landmarks_68"], batch["dense"], TRUNK_SIZE)
-            out.append(regressor.from_stem(batch["stem"], points).expression)
+            out.append(regressor.from_stem(batch["stem"], points, batch["photo_emotion"]).expression)
     return torch.cat(out).numpy()
 
 

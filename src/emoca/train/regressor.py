@@ -20,6 +20,10 @@ for it); `--no-emotion` runs the same schedule without the emotion term (the con
 another file. `--set NAME=NUMBER` replaces one of the stage's numbers (e.g. `emotion_classes=0.5`);
 stage 2 also learns from SYNTHETIC renders' exact expression weights (`true_expression`, 0.5; the
 `synthetic_train` cache; `--set true_expression=0` leaves them out).
+Stage 2's expression encoder reads, beside the ImageNet trunk's features and the detected points, the
+emotion recogniser's features of the crop (`--set expression_inputs=trunk,points` leaves them out,
+`=emotion` reads them alone: the ablation of its inputs); they are cached (`photo_emotion`), so they
+cost training nothing.
 
 Validation (checkpoint selection): expressions_wild valid and 1,000 FER+ valid faces, the stage's own
 loss (for stage 2 that includes our recogniser's emotion distance, never the independent judge).
@@ -52,7 +56,15 @@ from emoca.facemodel.ict import ICTFaceModel
 from emoca.io.atomic import atomic_path
 from emoca.losses.priors import gaussian_prior, light_prior, sparsity_prior
 from emoca.nets.emotion import load_emotion_net
-from emoca.nets.encoders import TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, Trunk, normalised_points
+from emoca.nets.encoders import (
+    EXPRESSION_INPUTS,
+    IMAGE_INPUTS,
+    TRUNK_SIZE,
+    CoarseEncoder,
+    ExpressionEncoder,
+    Trunk,
+    normalised_points,
+)
 from emoca.nets.identity_head import load_identity_head
 from emoca.nets.regressor import (
     COARSE_WEIGHTS,
@@ -105,6 +117,9 @@ class StageConfig:
     identity_head: bool = False  # decode with the identity head's identity and the camera solved for it,
     #                              as `--method regress` does (stage 2), instead of the coarse identity
     own_tail: bool = False  # stage 2: the expression encoder trains its own copy of the trunk's tail
+    expression_inputs: str = "trunk,points"  # stage 2: what the expression encoder reads, comma-separated
+    #                                         (`emoca.nets.encoders.EXPRESSION_INPUTS`; "emotion": the
+    #                                         recogniser's features of the crop, cached as `photo_emotion`)
     tail_learning_rate: float = 1e-4  # that tail's peak learning rate (the same warm-up and decay)
     seed: int = 0
 
@@ -112,7 +127,8 @@ class StageConfig:
 STAGES = {
     "coarse": StageConfig(steps=6000),
     "expression": StageConfig(steps=6000, batch_size=16, rendered_faces=16, learning_rate=3e-4, pseudo_identity=0.0,
-                              pseudo_appearance=0.0, emotion=1.0, identity_head=True, true_expression=0.5),
+                              pseudo_appearance=0.0, emotion=1.0, identity_head=True, true_expression=0.5,
+                              expression_inputs="trunk,points,emotion"),
 }
 
 
@@ -258,7 +274,7 @@ def validate(regressor: Regressor, loss: StageLoss, valid: FaceCache, batch_size
     with torch.no_grad():
         for start in range(0, len(valid), batch_size):
             batch = valid.batch(np.arange(start, min(start + batch_size, len(valid))))
-            params = regressor.from_stem(batch["stem"], _points(batch))
+            params = regressor.from_stem(batch["stem"], _points(batch), batch["photo_emotion"])
             for name, value in loss(params, batch).items():
                 sums[name] = sums.get(name, 0.0) + float(value.sum())
     _train_mode(regressor)
@@ -277,11 +293,15 @@ def _points(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return normalised_points(batch["landmarks_68"], batch["dense"], TRUNK_SIZE)
 
 
+def _inputs(config: StageConfig) -> tuple[str, ...]:
+    return tuple(name.strip() for name in config.expression_inputs.split(",") if name.strip())
+
+
 def build(stage: str, init: Path | None, control: bool, decoder: FaceDecoder, identity_head: bool = False,
-          own_tail: bool = False) -> tuple[Regressor, torch.nn.Module, dict]:
+          own_tail: bool = False, inputs: tuple[str, ...] = IMAGE_INPUTS) -> tuple[Regressor, torch.nn.Module, dict]:
     """The regressor to train (sized for `decoder`'s model and albedo), its trainable part and the metadata
-    its weights file records; stage 2 decodes with the frozen identity head when `identity_head`, and its
-    expression encoder trains its own copy of the trunk's tail when `own_tail`."""
+    its weights file records; stage 2 decodes with the frozen identity head when `identity_head`, its
+    expression encoder trains its own copy of the trunk's tail when `own_tail` and reads `inputs`."""
     trunk = Trunk()
     if stage == "coarse":
         if init is not None:
@@ -297,12 +317,14 @@ def build(stage: str, init: Path | None, control: bool, decoder: FaceDecoder, id
     coarse = coarse_from_metadata(metadata)
     coarse.load_state_dict(state)
     coarse.requires_grad_(False)
-    expression = ExpressionEncoder.from_coarse(coarse, trunk.tail if own_tail else None)
+    expression = ExpressionEncoder.from_coarse(coarse, trunk.tail if own_tail else None, inputs)
     if init is not None:
         expression.load_state_dict(read_head(init)[0])
-    extra = {"stage": "expression", "emotion_loss": not control, "own_tail": own_tail}
+    extra = {"stage": "expression", "emotion_loss": not control, "own_tail": own_tail,
+             "inputs": list(expression.inputs)}
     identity = load_identity_head().requires_grad_(False) if identity_head else None
-    return Regressor(trunk, coarse, expression, identity), expression, coarse_metadata(coarse, extra)
+    emotion = load_emotion_net() if expression.reads_emotion else None
+    return Regressor(trunk, coarse, expression, identity, emotion), expression, coarse_metadata(coarse, extra)
 
 
 class _FromFeatures(torch.nn.Module):
@@ -312,8 +334,8 @@ class _FromFeatures(torch.nn.Module):
         super().__init__()
         self.regressor = regressor
 
-    def forward(self, stem: torch.Tensor, points: torch.Tensor) -> FaceParams:
-        return self.regressor.from_stem(stem, points)
+    def forward(self, stem: torch.Tensor, points: torch.Tensor, photo_emotion: torch.Tensor) -> FaceParams:
+        return self.regressor.from_stem(stem, points, photo_emotion)
 
 
 def train(stage: str, max_minutes: float, init: Path | None, control: bool, steps: int | None,
@@ -333,7 +355,8 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
     out = out or (COARSE_WEIGHTS if stage == "coarse" else (CONTROL_WEIGHTS if control else EXPRESSION_WEIGHTS))
     torch.manual_seed(config.seed)
     decoder = FaceDecoder(ICTFaceModel(), TRUNK_SIZE)
-    regressor, trainable, metadata = build(stage, init, control, decoder, config.identity_head, config.own_tail)
+    regressor, trainable, metadata = build(stage, init, control, decoder, config.identity_head, config.own_tail,
+                                           _inputs(config))
     forward = wrap(_FromFeatures(regressor), ranks)
     emotion = EmotionConsistency(load_emotion_net()) if stage == "expression" else None
     loss = StageLoss(decoder, config, emotion)
@@ -357,7 +380,7 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
             group["lr"] = _learning_rate(step, config) * group["scale"]
         rows = rng.integers(0, len(train_set), config.batch_size)  # the same global batch on every rank
         batch = train_set.batch(shard(rows, ranks))
-        params = forward(batch["stem"], _points(batch))
+        params = forward(batch["stem"], _points(batch), batch["photo_emotion"])
         losses = loss(params, batch)
         total = _total(losses).mean()
         optimiser.zero_grad(set_to_none=True)
@@ -401,6 +424,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         overrides = {name: _number(StageConfig, name, value) for name, value in
                      (item.split("=", 1) for item in args.set)}
+        unknown = set(_inputs(replace(STAGES[args.stage], **overrides))) - set(EXPRESSION_INPUTS)
+        if unknown:
+            raise ValueError(f"expression_inputs: {sorted(unknown)} not among {EXPRESSION_INPUTS}")
     except ValueError as error:
         parser.error(f"--set: {error}")
     try:
@@ -409,10 +435,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {error}\n")
 
 
-def _number(config: type, name: str, value: str) -> float | int | bool:
-    """`value` parsed as the type of `config`'s number field `name`; ValueError naming what is wrong."""
+def _number(config: type, name: str, value: str) -> float | int | bool | str:
+    """`value` parsed as the type of `config`'s number (or text) field `name`; ValueError naming what is
+    wrong."""
     fields = {f.name: f.default for f in dataclasses.fields(config)}
-    if name not in fields or not isinstance(fields[name], (int, float)):
+    if name not in fields or not isinstance(fields[name], (int, float, str)):
         raise ValueError(f"{name!r} is not one of the stage's numbers")
     kind = type(fields[name])
     return value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
