@@ -16,7 +16,7 @@ LAYERS = (
     ("facemodel", "detect", "render", "losses", "face_params"),
     ("targets",),
     ("decode",),
-    ("nets", "synthetic", "datasets"),
+    ("nets", "synthetic", "datasets", "texture"),
     ("predictors",),
     ("pipeline",),
     ("output",),

@@ -18,10 +18,16 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     result = run_emoca("reconstruct", inputs, "--out", tmp_path / "out", "--json")
     assert result.returncode == 1  # the broken file
     folder = tmp_path / "out" / "smile"
-    assert {p.name for p in folder.iterdir()} == {"params.json", "mesh.obj", "render.png", "overlay.png"}
+    assert {p.name for p in folder.iterdir()} == {"params.json", "mesh.obj", "mesh.mtl", "texture.png", "render.png",
+                                                  "textured.png", "overlay.png"}
     params = json.loads((folder / "params.json").read_text())
     face = params["faces"][0]
-    assert params["schema_version"] == 6 and face["model"] == "ict"
+    assert params["schema_version"] == 7 and face["model"] == "ict"
+    assert face["texture"]["file"] == "texture.png" and 0.7 < face["texture"]["seen"] <= 1  # a frontal photo
+    assert face["texture"]["mostly_hidden"] is False
+    assert (folder / "mesh.obj").read_text().startswith("# emoca mesh") and "mtllib mesh.mtl" in (
+        folder / "mesh.obj").read_text()[:200]
+    assert "map_Kd texture.png" in (folder / "mesh.mtl").read_text()
     assert len(face["eyes"]["gaze"]) == 2 and "yaw" in face["eyes"]["convention"]  # from the iris points
     emotion = face["emotion"]  # from the fitted expression alone (the fitter's geometry head)
     assert emotion["source"] == "geometry" and emotion["va_supervised"] is False
@@ -33,7 +39,7 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     assert face["refinement"] is None  # only --method emoca checks a refinement
     assert all(len(digest) == 12 for digest in provenance["files"].values())
     timings = face["timings_ms"]
-    assert set(timings) == {"detect", "predict_per_face", "decode_per_face", "total", "write_outputs"}
+    assert set(timings) == {"detect", "predict_per_face", "decode_per_face", "total", "texture", "write_outputs"}
     assert timings["total"] >= timings["detect"] + timings["predict_per_face"] + timings["decode_per_face"] - 1
     assert len(face["identity"]) == 100 and len(face["mesh_identity"]) == 100 and len(face["expression"]) == 53
     _assert_mesh_rebuilds_from_params(folder / "mesh.obj", face)
@@ -91,7 +97,7 @@ def test_video_writes_a_line_per_frame_with_one_identity(tmp_path, run_emoca):
     result = run_emoca("reconstruct", tmp_path / "clip.mkv", "--out", tmp_path / "out", "--json")
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "out" / "clip"
-    assert {p.name for p in folder.iterdir()} == {"params.jsonl", "overlay.mp4", "mesh.obj"}
+    assert {p.name for p in folder.iterdir()} == {"params.jsonl", "overlay.mp4", "mesh.obj", "mesh.mtl", "texture.png"}
     lines = [json.loads(line) for line in (folder / "params.jsonl").read_text().splitlines()]
     assert [line["frame"] for line in lines] == list(range(12))
     identities = np.array([line["faces"][0]["identity"] for line in lines])

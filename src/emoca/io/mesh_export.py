@@ -18,18 +18,21 @@ _TO_METRES = {"cm": 0.01, "m": 1.0, "mm": 0.001}
 
 
 def write_obj(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, units: str,
-              uv: np.ndarray | None = None, triangles_uv: np.ndarray | None = None) -> None:
+              uv: np.ndarray | None = None, triangles_uv: np.ndarray | None = None,
+              material: str | None = None) -> None:
     """Write a triangle mesh as OBJ.
 
     Args:
         vertices: (V, 3) positions in `units`.
         triangles: (F, 3) 0-based vertex indices.
         uv, triangles_uv: optional (T, 2) texture coordinates and (F, 3) per-corner indices into them.
+        material: optional MTL file name (beside the OBJ, see `write_mtl`) whose material "face" the
+            triangles use.
     """
     # One %-format per block: about 5x faster than a line at a time (0.10 s vs 0.52 s for ICT's mesh here).
     block = lambda line, rows: (line * len(rows)) % tuple(np.asarray(rows).ravel().tolist())  # noqa: E731
     text = [f"# emoca mesh, units: {units}\n# {len(vertices)} vertices, {len(triangles)} triangles\n",
-            block("v %.6f %.6f %.6f\n", np.asarray(vertices, np.float64))]
+            f"mtllib {material}\n" if material else "", block("v %.6f %.6f %.6f\n", np.asarray(vertices, np.float64))]
     faces = np.asarray(triangles, np.int64) + 1
     if uv is not None and triangles_uv is not None:
         text.append(block("vt %.6f %.6f\n", np.asarray(uv, np.float64)))
@@ -37,7 +40,16 @@ def write_obj(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uni
         text.append(block("f %d/%d %d/%d %d/%d\n", np.stack([faces, corners], -1).reshape(len(faces), 6)))
     else:
         text.append(block("f %d %d %d\n", faces))
+    if material:
+        text.insert(-1, "usemtl face\n")
     write_text_atomic(path, "".join(text))
+
+
+def write_mtl(path: str | Path, texture: str) -> None:
+    """Write an MTL file with one material, "face": the image `texture` (a file name beside it) as its
+    diffuse colour, no specular (what `write_obj(material=...)` refers to)."""
+    write_text_atomic(path, "# emoca material\nnewmtl face\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\n"
+                            f"map_Kd {texture}\n")
 
 
 def write_ply(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, units: str,

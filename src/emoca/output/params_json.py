@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from emoca.decode.decoder import FaceDecoder
     from emoca.pipeline.photo import Face
 
-SCHEMA_VERSION = 6  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis.
+SCHEMA_VERSION = 7  # 2: `jaw` for models with a jaw joint (FLAME); albedo coefficients named by basis.
 #                    3: `mesh_identity` (ICT's expression correctives, `emoca.decode.expression_correctives`)
 #                    4: top-level `provenance` (method, configuration, learned files with short hashes);
 #                       `timings_ms`: `fit_per_face` renamed `predict_per_face` (any predictor, not only the
@@ -28,6 +28,8 @@ SCHEMA_VERSION = 6  # 2: `jaw` for models with a jaw joint (FLAME); albedo coeff
 #                       from that gaze (before: from the predictor)
 #                    6: `albedo.regions` has "brows" (`emoca.facemodel.face_regions.brow_mask`); `refinement`
 #                       ({kept, rule}) for `--method emoca`, null otherwise
+#                    7: `texture` ({file, seen, mostly_hidden}: the UV texture taken from the photo,
+#                       `emoca.texture`), null where none was written
 
 
 GAZE_CONVENTION = ("[yaw, pitch] radians of both eyes in the head frame; + yaw looks to the subject's left (+x), "

@@ -18,15 +18,18 @@ from emoca.errors import InputError
 from emoca.face_params import FaceParams
 from emoca.io.atomic import atomic_path
 from emoca.io.image_output import save_image
-from emoca.io.mesh_export import write_obj
+from emoca.io.mesh_export import write_mtl, write_obj
 from emoca.io.video import VideoReader, VideoWriter
 from emoca.output.drawing import draw_landmarks
 from emoca.output.params_json import face_record, write_params
 from emoca.pipeline.photo import Face, Reconstructor
 from emoca.pipeline.video import VideoReconstructor
 from emoca.render.renderer import Renderer, RendererConfig
+from emoca.texture.atlas import atlas_of
+from emoca.texture.from_photo import FaceTexture, TextureBuilder, TextureConfig
 
 WINDOW_STEP = 64  # render windows are rounded up to this many pixels a side (renderers are reused)
+DEFAULT_TEXTURE = TextureConfig()
 
 
 def _window(points: np.ndarray, height: int, width: int) -> tuple[int, int, int, int] | None:
@@ -51,23 +54,26 @@ class FaceLayers:
     """Rendered faces at an image's size, premultiplied over black (their antialiased edges fade out).
 
     geometry: (H, W, 3) uint8 grey geometry view. alpha: (H, W, 1) float32 coverage in [0, 1].
-    colour: (H, W, 3) uint8 colour render, or None. box: the (rows, columns) slices holding every face
-    drawn (None while none is).
+    colour: (H, W, 3) uint8 colour render (the model's albedo), or None. textured: (H, W, 3) uint8 render
+    with the faces' photo textures, or None. box: the (rows, columns) slices holding every face drawn
+    (None while none is).
     """
 
     geometry: np.ndarray
     alpha: np.ndarray
     colour: np.ndarray | None = None
+    textured: np.ndarray | None = None
     box: tuple[slice, slice] | None = None
 
     def add(self, area: tuple[slice, slice], geometry: torch.Tensor, alpha: torch.Tensor,
-            colour: torch.Tensor | None) -> None:
+            colour: torch.Tensor | None, textured: torch.Tensor | None = None) -> None:
         """Draw one face's window `area` over the faces already drawn: renders (1, 3, h, w) and alpha
         (1, 1, h, w) premultiplied over black, values in [0, 1]."""
         alpha = alpha[0].permute(1, 2, 0).clamp(0, 1)
         self.geometry[area] = _over(geometry[0].permute(1, 2, 0) * 255, alpha, self.geometry[area])
-        if self.colour is not None and colour is not None:
-            self.colour[area] = _over(colour[0].permute(1, 2, 0) * 255, alpha, self.colour[area])
+        for layer, render in ((self.colour, colour), (self.textured, textured)):
+            if layer is not None and render is not None:
+                layer[area] = _over(render[0].permute(1, 2, 0) * 255, alpha, layer[area])
         drawn = torch.from_numpy(self.alpha[area])
         self.alpha[area] = torch.addcmul(alpha, 1 - alpha, drawn).numpy()
         if self.box is None:
@@ -92,41 +98,80 @@ def _over(premultiplied: torch.Tensor, alpha: torch.Tensor, under: np.ndarray) -
 
 
 class OutputWriter:
-    """Writes a reconstruction's files: meshes, renders and overlays at the photo's size, params.json."""
+    """Writes a reconstruction's files: meshes, renders and overlays at the photo's size, params.json, and
+    (with a `texture` configuration and a model with UVs) each face's texture taken from the photo."""
 
-    def __init__(self, reconstructor: Reconstructor) -> None:
+    def __init__(self, reconstructor: Reconstructor, texture: TextureConfig | None = DEFAULT_TEXTURE) -> None:
         self.reconstructor = reconstructor
         self.provenance = reconstructor.provenance()
         self._renderers: dict[tuple[int, int], Renderer] = {}
+        model = reconstructor.model
+        self.texture_config = texture if model.uv is not None else None
+        self.atlas = atlas_of(model) if self.texture_config is not None else None
+        self._textures: TextureBuilder | None = None
+
+    def texture(self, image: np.ndarray, face: Face) -> FaceTexture | None:
+        """`face`'s texture from `image` (None without a texture configuration). The builder is made at the
+        first call (about 1 s)."""
+        if self.texture_config is None:
+            return None
+        if self._textures is None:
+            self._textures = TextureBuilder(self.reconstructor.model, self.texture_config)
+        params, decoded = face.params, face.decoded
+        screen = screen_in_image(decoded.vertices, params.scale, params.offset, self.reconstructor.crop.size,
+                                 face.to_input[None])
+        return self._textures(image, decoded.vertices[0], screen[0], decoded.albedo[0], params.light[0])
 
     def photo(self, path: Path, folder: Path, image: np.ndarray, faces: list[Face], started: float,
               colour_render: bool = True) -> None:
         """Write `folder`/{params.json, mesh.obj (mesh_K.obj for face K > 0), render.png (unless not
-        `colour_render`), overlay.png}; params.json last (it marks the photo done). `started`:
-        `time.perf_counter()` at the photo's start. `timings_ms` gets "total" (reading the photo to its
-        decoded faces: what a library call costs) and "write_outputs" (the meshes, images at the photo's
-        size and their PNG encoding)."""
+        `colour_render`), overlay.png} and, when texturing, texture.png + mesh.mtl (texture_K.png,
+        mesh_K.mtl) and textured.png (the faces rendered with their textures over the photo); params.json
+        last (it marks the photo done). `started`: `time.perf_counter()` at the photo's start. `timings_ms`
+        gets "total" (reading the photo to its decoded faces: what a library call costs), "texture" (the
+        faces' textures, when made) and "write_outputs" (everything written, the textures included)."""
         reconstructed = time.perf_counter()
         folder.mkdir(parents=True, exist_ok=True)
-        for i, face in enumerate(faces):
-            self.mesh(folder / ("mesh.obj" if i == 0 else f"mesh_{i}.obj"), face.params, face.gaze)
-        layers = self._render(image, faces, colour=colour_render)
+        textures = [self.texture(image, face) for face in faces]
+        textured = time.perf_counter()
+        for i, (face, texture) in enumerate(zip(faces, textures, strict=True)):
+            name = "" if i == 0 else f"_{i}"
+            if texture is not None:
+                save_image(folder / f"texture{name}.png", texture.image)
+                write_mtl(folder / f"mesh{name}.mtl", f"texture{name}.png")
+            self.mesh(folder / f"mesh{name}.obj", face.params, face.gaze,
+                      None if texture is None else f"mesh{name}.mtl")
+        layers = self._render(image, faces, colour=colour_render, textures=textures)
         if colour_render:
             save_image(folder / "render.png", layers.over(layers.colour, image))
+        if layers.textured is not None:
+            save_image(folder / "textured.png", layers.over(layers.textured, image))
         panels = [image, draw_landmarks(image, [face.detection for face in faces]),
                   layers.over(layers.geometry, image), layers.geometry]
         save_image(folder / "overlay.png", np.concatenate(panels, 1))
         timings = {**faces[0].timings_ms, "total": 1000 * (reconstructed - started),
                    "write_outputs": 1000 * (time.perf_counter() - reconstructed)}
-        records = [self.record(i, face, timings) for i, face in enumerate(faces)]
+        if textures[0] is not None:
+            timings["texture"] = 1000 * (textured - reconstructed)
+        records = [self.record(i, face, timings, texture)
+                   for i, (face, texture) in enumerate(zip(faces, textures, strict=True))]
         write_params(folder / "params.json", path, image.shape[1], image.shape[0], records, self.provenance)
 
-    def record(self, index: int, face: Face, timings_ms: dict[str, float]) -> dict:
-        return face_record(index, face, self.reconstructor.decoder, self.reconstructor.crop.size, timings_ms)
+    def record(self, index: int, face: Face, timings_ms: dict[str, float],
+               texture: FaceTexture | None = None) -> dict:
+        """The face's params.json entry; `texture`: {file, seen (the share of the frontal face's texels the
+        photo shows; the rest came from the mirrored side, then the albedo), mostly_hidden} or None."""
+        record = face_record(index, face, self.reconstructor.decoder, self.reconstructor.crop.size, timings_ms)
+        record["texture"] = None if texture is None else {
+            "file": "texture.png" if index == 0 else f"texture_{index}.png", "seen": round(texture.seen, 3),
+            "mostly_hidden": texture.mostly_hidden}
+        return record
 
-    def mesh(self, path: Path, params: FaceParams, gaze: np.ndarray | None = None) -> None:
+    def mesh(self, path: Path, params: FaceParams, gaze: np.ndarray | None = None,
+             material: str | None = None) -> None:
         """The face of `params` (a batch of one) without head rotation, eyes turned to `gaze` ((2,) radians,
-        if given), as OBJ in model units, with the model's UVs when it has them."""
+        if given), as OBJ in model units, with the model's UVs when it has them; with a `material` (an MTL
+        file beside it) the texture atlas's UVs (`emoca.texture.atlas`) and that material."""
         decoder = self.reconstructor.decoder
         with torch.no_grad():
             vertices = decoder.unposed(params.to(decoder.device)).cpu()
@@ -134,30 +179,38 @@ class OutputWriter:
                 vertices = turn_eyes(decoder.model, vertices, torch.zeros(1, 3), torch.as_tensor(gaze[None]))
         vertices = vertices[0].numpy()
         model = decoder.model
-        uv = (model.uv.cpu().numpy(), model.triangles_uv.cpu().numpy()) if model.uv is not None else (None, None)
-        write_obj(path, vertices, model.triangles.cpu().numpy(), model.units, *uv)
+        if material is not None and self.atlas is not None:
+            uv = (self.atlas.uv, self.atlas.triangles_uv)
+        else:
+            uv = (model.uv.cpu().numpy(), model.triangles_uv.cpu().numpy()) if model.uv is not None else (None, None)
+        write_obj(path, vertices, model.triangles.cpu().numpy(), model.units, *uv, material=material)
 
     def _renderer(self, height: int, width: int) -> Renderer:
-        """A renderer of `height` x `width` images, kept while sizes repeat (windows are rounded to
-        `WINDOW_STEP`, so a video's frames reuse a few)."""
+        """A renderer of `height` x `width` images (with the texture atlas's UVs when texturing), kept while
+        sizes repeat (windows are rounded to `WINDOW_STEP`, so a video's frames reuse a few)."""
         if (height, width) not in self._renderers:
             if len(self._renderers) >= 16:
                 self._renderers.clear()
-            self._renderers[(height, width)] = Renderer(self.reconstructor.model.triangles.cpu(),
+            uv = (None, None) if self.atlas is None else (torch.from_numpy(self.atlas.triangles_uv),
+                                                          torch.from_numpy(self.atlas.uv))
+            self._renderers[(height, width)] = Renderer(self.reconstructor.model.triangles.cpu(), *uv,
                                                         config=RendererConfig(image_size=(height, width)))
         return self._renderers[(height, width)]
 
-    def _render(self, image: np.ndarray, faces: list[Face], colour: bool) -> FaceLayers:
-        """The faces drawn at the photo's size (the colour render only if `colour`). Each face is rendered
-        only in the window its projected mesh covers (the same pixels as a whole-image render, far fewer
-        to shade); faces are layered in order (nearer faces drawn last would need depth; faces rarely
-        overlap)."""
+    def _render(self, image: np.ndarray, faces: list[Face], colour: bool,
+                textures: list[FaceTexture | None] | None = None) -> FaceLayers:
+        """The faces drawn at the photo's size (the colour render only if `colour`; the textured render of
+        the faces with a texture in `textures`). Each face is rendered only in the window its projected
+        mesh covers (the same pixels as a whole-image render, far fewer to shade); faces are layered in
+        order (nearer faces drawn last would need depth; faces rarely overlap)."""
         height, width = image.shape[:2]
         crop_size = self.reconstructor.crop.size
-        layers = FaceLayers(np.zeros((height, width, 3), np.uint8), np.zeros((height, width, 1), np.float32),
-                            np.zeros((height, width, 3), np.uint8) if colour else None)
+        textures = textures or [None] * len(faces)
+        blank = lambda: np.zeros((height, width, 3), np.uint8)  # noqa: E731
+        layers = FaceLayers(blank(), np.zeros((height, width, 1), np.float32), blank() if colour else None,
+                            blank() if any(t is not None for t in textures) else None)
         with torch.no_grad():
-            for face in faces:
+            for face, texture in zip(faces, textures, strict=True):
                 params, vertices = face.params, face.decoded.vertices
                 screen = screen_in_image(vertices, params.scale, params.offset, crop_size, face.to_input[None])
                 window = _window(screen[0, :, :2].numpy(), height, width)
@@ -168,17 +221,23 @@ class OutputWriter:
                 screen = screen - torch.tensor([left, top, 0.0, 0.0], dtype=screen.dtype)
                 geometry, alpha = renderer.geometry(vertices, screen)
                 render = renderer(vertices, screen, face.decoded.albedo, params.light).image if colour else None
-                layers.add((slice(top, top + rows), slice(left, left + columns)), geometry, alpha, render)
+                textured = None
+                if texture is not None:
+                    pixels = torch.from_numpy(texture.image).permute(2, 0, 1)[None].float() / 255
+                    textured = renderer(vertices, screen, pixels, params.light).image
+                layers.add((slice(top, top + rows), slice(left, left + columns)), geometry, alpha, render, textured)
         return layers
 
     def video(self, path: Path, folder: Path) -> int:
         """Write `folder`/{params.jsonl (one line per frame), overlay.mp4 (frame | geometry), mesh.obj (the
-        identity, neutral expression)}; returns the number of frames written. A video that stops decoding
-        early keeps what was decoded and then raises `InputError` saying so."""
+        identity, neutral expression)} and, when texturing, one texture of the person (texture.png +
+        mesh.mtl) from the frame where the head is most frontal (the smallest head rotation; a frame is
+        copied only when it beats the best so far); returns the number of frames written. A video that
+        stops decoding early keeps what was decoded and then raises `InputError` saying so."""
         reader = VideoReader(path)
         folder.mkdir(parents=True, exist_ok=True)
         video = VideoReconstructor(self.reconstructor)
-        written, last = 0, None
+        written, last, frontal = 0, None, (np.inf, None, None)  # (rotation angle, frame, face)
         size = (2 * reader.width, reader.height)
         with atomic_path(folder / "params.jsonl") as lines_path, open(lines_path, "w") as lines, \
                 VideoWriter(folder / "overlay.mp4", reader.fps, size, preset="veryfast") as overlay:
@@ -192,6 +251,9 @@ class OutputWriter:
                     geometry = layers.over(layers.geometry, frame.image)
                     faces = [self.record(0, frame.face, {})]
                     last = frame.face.params
+                    angle = float(last.rotation.norm())
+                    if self.texture_config is not None and angle < frontal[0]:
+                        frontal = (angle, frame.image.copy(), frame.face)
                 overlay.write(np.concatenate([frame.image, geometry], 1))
                 lines.write(json.dumps({"frame": frame.index, "time_s": round(frame.index / reader.fps, 4),
                                         "faces": faces}) + "\n")
@@ -201,7 +263,11 @@ class OutputWriter:
         if last is not None:
             neutral = last.replace(expression=torch.zeros_like(last.expression),
                                    jaw=None if last.jaw is None else torch.zeros_like(last.jaw))
-            self.mesh(folder / "mesh.obj", neutral)
+            texture = None if frontal[1] is None else self.texture(frontal[1], frontal[2])
+            if texture is not None:
+                save_image(folder / "texture.png", texture.image)
+                write_mtl(folder / "mesh.mtl", "texture.png")
+            self.mesh(folder / "mesh.obj", neutral, material=None if texture is None else "mesh.mtl")
         if reader.error:
             raise InputError(path, f"{reader.error}; wrote the {written} decoded frames")
         return written
