@@ -117,6 +117,28 @@ def test_glb_is_valid_and_plays_the_capture(ict_capture, tmp_path, run_emoca, ic
     assert len(positions) >= ict_model.n_vertices and np.ptp(positions[:, 1]) > 0.2
 
 
+def test_a_capture_s_texture_goes_into_its_glb_and_obj_sequence(ict_capture, tmp_path, run_emoca, validate_gltf):
+    from PIL import Image
+
+    capture = tmp_path / "capture" / "params.jsonl"
+    capture.parent.mkdir()
+    capture.write_text(ict_capture.read_text())
+    Image.fromarray(np.full((64, 128, 3), 128, np.uint8)).save(capture.parent / "texture.png")
+    assert run_emoca("export", capture, "--format", "glb", "--out", tmp_path / "take.glb").returncode == 0
+    (report,) = validate_gltf(tmp_path / "take.glb")
+    assert report["errors"] == 0, report["messages"]
+    gltf = pygltflib.GLTF2().load(str(tmp_path / "take.glb"))
+    assert gltf.materials[0].pbrMetallicRoughness.baseColorTexture is not None and len(gltf.images) == 1
+    assert run_emoca("export", capture, "--format", "obj-seq", "--out", tmp_path / "frames").returncode == 0
+    assert (tmp_path / "frames" / "texture.png").read_bytes() == (capture.parent / "texture.png").read_bytes()
+    assert "map_Kd texture.png" in (tmp_path / "frames" / "frames.mtl").read_text()
+    assert "mtllib frames.mtl" in (tmp_path / "frames" / "frame_000000.obj").read_text()[:200]
+    (capture.parent / "texture.png").write_bytes(b"not a png")
+    result = run_emoca("export", capture, "--format", "glb", "--out", tmp_path / "bad.glb")
+    assert result.returncode != 0 and "texture.png: not a PNG image" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "bad.glb").exists()
+
+
 def test_obj_sequence_round_trip(ict_capture, tmp_path, run_emoca, ict_model):
     from emoca.decode.gaze import turn_eyes
     from emoca.facemodel.geometry import rigid_transform

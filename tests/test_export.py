@@ -7,7 +7,7 @@ import trimesh
 
 from emoca.facemodel.ict_files import read_obj
 from emoca.io.atomic import atomic_path
-from emoca.io.mesh_export import write_glb, write_obj, write_ply
+from emoca.io.mesh_export import write_glb, write_mtl, write_obj, write_ply
 
 
 @pytest.fixture
@@ -28,6 +28,22 @@ def test_obj_round_trip_with_uvs(tmp_path, tetra):
     np.testing.assert_allclose(vt, uv, atol=1e-6)
     assert (f[:, :3] == triangles).all() and (fuv[:, :3] == triangles_uv).all() and (f[:, 3] == -1).all()
     assert path.read_text().startswith("# emoca mesh, units: cm")
+
+
+def test_a_textured_obj_names_its_material_and_trimesh_finds_the_texture(tmp_path, tetra):
+    from PIL import Image
+
+    vertices, triangles, uv, triangles_uv = tetra
+    Image.fromarray(np.full((8, 16, 3), (200, 30, 40), np.uint8)).save(tmp_path / "texture.png")
+    write_mtl(tmp_path / "mesh.mtl", "texture.png")
+    write_obj(tmp_path / "mesh.obj", vertices, triangles, "cm", uv, triangles_uv, material="mesh.mtl")
+    text = (tmp_path / "mesh.obj").read_text()
+    assert "mtllib mesh.mtl\n" in text and text.index("usemtl face") < text.index("\nf ")
+    v, vt, f, fuv = read_obj(tmp_path / "mesh.obj")  # the geometry reads as before
+    np.testing.assert_allclose(v, vertices, atol=1e-6)
+    loaded = trimesh.load(tmp_path / "mesh.obj", process=False)
+    image = loaded.visual.material.image
+    assert image is not None and image.size == (16, 8) and image.getpixel((3, 3))[:3] == (200, 30, 40)
 
 
 def test_ply_round_trip_with_colours(tmp_path, tetra):
@@ -80,6 +96,31 @@ def test_ict_glb_has_53_morph_targets(tmp_path, ict_model, validate_gltf):
     assert gltf.meshes[0].extras["targetNames"][26] == "jawOpen"
     (report,) = validate_gltf(path)  # what `emoca demo` writes
     assert report["errors"] == 0, report["messages"]
+
+
+def test_a_textured_glb_embeds_its_png_as_the_base_colour_and_validates(tmp_path, tetra, validate_gltf):
+    from io import BytesIO
+
+    from PIL import Image
+
+    vertices, triangles, uv, triangles_uv = tetra
+    buffer = BytesIO()
+    Image.fromarray(np.full((8, 16, 3), (10, 200, 30), np.uint8)).save(buffer, format="PNG")
+    path = tmp_path / "face.glb"
+    write_glb(path, vertices, triangles, "cm", np.zeros((1, 4, 3), np.float32), ["a"], uv, triangles_uv,
+              texture_png=buffer.getvalue())
+    gltf = pygltflib.GLTF2().load(str(path))
+    assert gltf.meshes[0].primitives[0].material == 0
+    assert gltf.materials[0].pbrMetallicRoughness.baseColorTexture.index == 0
+    image = gltf.images[gltf.textures[0].source]
+    view = gltf.bufferViews[image.bufferView]
+    assert image.mimeType == "image/png"
+    assert gltf.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength] == buffer.getvalue()
+    (report,) = validate_gltf(path)
+    assert report["errors"] == 0, report["messages"]
+    with pytest.raises(ValueError, match="texture coordinates"):
+        write_glb(tmp_path / "bad.glb", vertices, triangles, "cm", np.zeros((1, 4, 3)), ["a"],
+                  texture_png=buffer.getvalue())
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):

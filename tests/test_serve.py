@@ -97,6 +97,57 @@ def test_a_photo_becomes_a_head_the_sliders_pose(page, tmp_path, validate_gltf):
     assert validate_gltf(glb)[0]["errors"] == 0
 
 
+def _fetch(page, name: str) -> bytes:
+    link = page.locator("#downloads a", has_text=name).first.get_attribute("href")
+    with urllib.request.urlopen(page.url.rstrip("/") + link) as answer:
+        return answer.read()
+
+
+def _inner_face(canvas: np.ndarray, vertices: np.ndarray, points: np.ndarray, side: int = 32) -> np.ndarray:
+    """The viewer's frontal head cut to the box of the 68 points' inner 51 (brows to mouth): the head's
+    box on the canvas (pixels unlike the background) is the mesh's x-y box, so the points' share of that
+    box places them. Grey, `side` px square."""
+    head = np.abs(canvas - np.median(canvas[10:20, 10:-10].reshape(-1, 3), 0)).sum(-1) > 30
+    head[:8], head[-8:], head[:, :8], head[:, -8:] = False, False, False, False  # (the canvas's rounded corners)
+    rows, columns = np.flatnonzero(head.mean(1) > 0.01), np.flatnonzero(head.mean(0) > 0.01)
+    low, high = vertices[:, :2].min(0), vertices[:, :2].max(0)
+    points = points[:, :2]
+    share_low, share_high = (points.min(0) - low) / (high - low), (points.max(0) - low) / (high - low)
+    width, height = columns[-1] - columns[0], rows[-1] - rows[0]
+    left, right = columns[0] + share_low[0] * width, columns[0] + share_high[0] * width
+    top, bottom = rows[-1] - share_high[1] * height, rows[-1] - share_low[1] * height  # y up on the mesh
+    crop = Image.fromarray(canvas.astype(np.uint8)).crop((int(left), int(top), int(right), int(bottom)))
+    return np.asarray(crop.convert("L").resize((side, side)), float)
+
+
+def test_the_viewer_shows_the_photo_s_texture_and_switches_to_the_plain_geometry(page, tmp_path):
+    from emoca.facemodel.ict import ICTFaceModel
+
+    assert _upload(page, PHOTO) == "ready", page.inner_text("#error")
+    textured = _canvas(page)
+    page.locator("#texture").uncheck()
+    plain = _canvas(page)
+    page.locator("#texture").check()
+    assert (np.abs(textured - plain).sum(-1) > 30).mean() > 0.05  # the switch changes the head's look
+    # The viewer's face against the photo's, both cut to the inner 51 points' box: the textured view
+    # carries the photo's pattern (brows, eyes, nostrils, lips), the plain one only shading.
+    params = json.loads(_fetch(page, "params.json"))
+    vertices = np.array([line.split()[1:] for line in _fetch(page, "mesh.obj").decode().splitlines()
+                         if line.startswith("v ")], float)
+    inner = vertices[ICTFaceModel().landmark_vertices.numpy()[17:]]
+    photo_points = np.asarray(params["faces"][0]["landmarks_68"])[17:]
+    (left, top), (right, bottom) = photo_points.min(0), photo_points.max(0)
+    reference = np.asarray(Image.open(PHOTO).convert("L").crop((int(left), int(top), int(right), int(bottom)))
+                           .resize((32, 32)), float)
+    correlation = {name: float(np.corrcoef(_inner_face(view, vertices, inner).ravel(), reference.ravel())[0, 1])
+                   for name, view in (("textured", textured), ("plain", plain))}
+    print(f"viewer face vs photo, correlation: {correlation}")
+    assert correlation["textured"] > 0.4 and correlation["textured"] > correlation["plain"] + 0.15, correlation
+    texture = tmp_path / "texture.png"
+    texture.write_bytes(_fetch(page, "texture.png"))
+    assert Image.open(texture).size == (1024, 512)
+
+
 def test_a_bad_upload_is_one_line_and_the_page_goes_on(page, tmp_path):
     notes = tmp_path / "notes.jpg"
     notes.write_text("not a photo")

@@ -29,9 +29,10 @@ from emoca.errors import InputError
 from emoca.facemodel import load_model
 from emoca.facemodel.arkit import ict_to_arkit
 from emoca.facemodel.geometry import eye_rotation, rigid_transform
-from emoca.io.atomic import atomic_path
-from emoca.io.mesh_export import MorphAnimation, write_glb, write_obj
+from emoca.io.atomic import atomic_path, write_with_atomic
+from emoca.io.mesh_export import MorphAnimation, write_glb, write_mtl, write_obj
 from emoca.output.capture import Capture, CapturedFace, CaptureFrame
+from emoca.texture.atlas import atlas_of
 
 
 def gaze_weights(gaze: np.ndarray) -> np.ndarray:
@@ -67,15 +68,27 @@ def export_arkit_csv(capture: Capture, out: Path, pose: bool, names: tuple[str, 
 
 
 def write_animated_glb(path: Path, puppet: Puppet, times: list[float], weights: list[np.ndarray],
-                       rotations: list[np.ndarray]) -> None:
+                       rotations: list[np.ndarray], texture_png: bytes | None = None) -> None:
     """The puppet's head as GLB: its expressions and `GAZE_TARGETS` as morph targets, animated by
-    `weights` (rows of len(names) + 4) and head `rotations` (axis-angle) at `times` (seconds)."""
+    `weights` (rows of len(names) + 4) and head `rotations` (axis-angle) at `times` (seconds); with a
+    `texture_png` (an atlas texture, `emoca.texture`) as its base colour through the atlas's UVs."""
     model = puppet.model
     quaternions = Rotation.from_rotvec(np.asarray(rotations, np.float64).reshape(-1, 3)).as_quat()  # x, y, z, w
     deltas = np.concatenate([puppet.deltas.numpy(), puppet.gaze_deltas()])
     write_glb(path, puppet.base.numpy(), model.triangles.numpy(), model.units, deltas,
-              list(puppet.names) + list(GAZE_TARGETS), model.uv.numpy(), model.triangles_uv.numpy(),
-              animation=MorphAnimation(np.asarray(times), np.asarray(weights), quaternions))
+              list(puppet.names) + list(GAZE_TARGETS), *mesh_uv(model, texture_png is not None),
+              animation=MorphAnimation(np.asarray(times), np.asarray(weights), quaternions), texture_png=texture_png)
+
+
+def mesh_uv(model, textured: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(uv, triangles_uv) to write `model`'s mesh with: the texture atlas's when `textured`, else the
+    model's own (None, None without UVs)."""
+    if model.uv is None:
+        return None, None
+    if textured:
+        atlas = atlas_of(model)
+        return atlas.uv, atlas.triangles_uv
+    return model.uv.numpy(), model.triangles_uv.numpy()
 
 
 def export_glb(capture: Capture, out: Path, pose: bool) -> int:
@@ -85,7 +98,7 @@ def export_glb(capture: Capture, out: Path, pose: bool) -> int:
         times.append(frame.time_s)
         weights.append(animation_row(frame.face, puppet.names))
         rotations.append(frame.face.rotation if pose else np.zeros(3))
-    write_animated_glb(out, puppet, times, weights, rotations)
+    write_animated_glb(out, puppet, times, weights, rotations, capture.texture_png())
     return len(times)
 
 
@@ -94,8 +107,12 @@ def export_obj_sequence(capture: Capture, out: Path, pose: bool, flame: str | No
     model = load_model(name, flame if name == "flame" else None)
     decoder = FaceDecoder(model)
     capture.first_face().check_fits(decoder)
-    uv = (model.uv.numpy(), model.triangles_uv.numpy()) if model.uv is not None else (None, None)
+    texture = capture.texture_png() if model.uv is not None else None
+    uv = mesh_uv(model, texture is not None)
     out.mkdir(parents=True, exist_ok=True)
+    if texture is not None:  # every frame's OBJ uses the one texture
+        write_with_atomic(out / "texture.png", lambda tmp: tmp.write_bytes(texture))
+        write_mtl(out / "frames.mtl", "texture.png")
     count = 0
     for frame in _progress(capture, capture.held()):
         face = frame.face
@@ -106,7 +123,8 @@ def export_obj_sequence(capture: Capture, out: Path, pose: bool, flame: str | No
                 vertices = turn_eyes(model, vertices, torch.zeros(1, 3), torch.as_tensor(face.gaze[None]))
             if pose:
                 vertices = rigid_transform(vertices, params.rotation, torch.zeros(1, 3))
-        write_obj(out / f"frame_{frame.index:06d}.obj", vertices[0].numpy(), model.triangles.numpy(), model.units, *uv)
+        write_obj(out / f"frame_{frame.index:06d}.obj", vertices[0].numpy(), model.triangles.numpy(), model.units, *uv,
+                  material=None if texture is None else "frames.mtl")
         count += 1
     return count
 

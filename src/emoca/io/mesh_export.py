@@ -90,7 +90,8 @@ class MorphAnimation:
 
 def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, units: str,
               morph_deltas: np.ndarray, morph_names: Sequence[str], uv: np.ndarray | None = None,
-              triangles_uv: np.ndarray | None = None, animation: MorphAnimation | None = None) -> None:
+              triangles_uv: np.ndarray | None = None, animation: MorphAnimation | None = None,
+              texture_png: bytes | None = None) -> None:
     """Write a GLB whose morph targets animate the face (e.g. the 53 ICT expressions).
 
     Args:
@@ -101,7 +102,12 @@ def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uni
         uv, triangles_uv: optional texture coordinates (v up, flipped to glTF's v down).
         animation: optional morph weights (and head rotation) over time, played with linear
             interpolation; the mesh's default weights are its first frame's (one frame: only those).
+        texture_png: optional PNG image (the bytes of a file) embedded as the material's base colour,
+            read through `uv` (which must then be given); without it the mesh has no material (viewers
+            show their default).
     """
+    if texture_png is not None and (uv is None or triangles_uv is None):
+        raise ValueError("a GLB texture needs the mesh's texture coordinates")
     scale = _TO_METRES[units]
     if uv is not None and triangles_uv is not None:
         source, uv_index, faces = _split_uv_seams(np.asarray(triangles), np.asarray(triangles_uv))
@@ -139,6 +145,17 @@ def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uni
     targets = [pygltflib.Attributes(POSITION=add((np.asarray(d, np.float32)[source] * scale).astype(np.float32),
                                                  *vec3, bounds=True)) for d in morph_deltas]
     primitive = pygltflib.Primitive(attributes=attributes, indices=indices, targets=targets)
+    material = {}
+    if texture_png is not None:
+        views.append(pygltflib.BufferView(buffer=0, byteOffset=len(blob), byteLength=len(texture_png)))
+        blob.extend(texture_png + b"\0" * (-len(texture_png) % 4))
+        primitive.material = 0
+        material = {"images": [pygltflib.Image(bufferView=len(views) - 1, mimeType="image/png")],
+                    "samplers": [pygltflib.Sampler(magFilter=pygltflib.LINEAR, minFilter=pygltflib.LINEAR_MIPMAP_LINEAR,
+                                                   wrapS=pygltflib.CLAMP_TO_EDGE, wrapT=pygltflib.CLAMP_TO_EDGE)],
+                    "textures": [pygltflib.Texture(sampler=0, source=0)],
+                    "materials": [pygltflib.Material(name="face", pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
+                        baseColorTexture=pygltflib.TextureInfo(index=0), metallicFactor=0.0, roughnessFactor=0.8))]}
     animations, weights = [], [0.0] * len(targets)
     if animation is not None and len(animation.times) == 1:  # a photo: its weights, nothing to play
         weights = np.asarray(animation.weights, np.float32)[0].tolist()
@@ -165,7 +182,7 @@ def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uni
         meshes=[pygltflib.Mesh(primitives=[primitive], weights=weights,
                                extras={"targetNames": list(morph_names)}, name="face")],
         buffers=[pygltflib.Buffer(byteLength=len(blob))], bufferViews=views, accessors=accessors,
-        animations=animations,
+        animations=animations, **material,
     )
     gltf.set_binary_blob(bytes(blob))
     write_with_atomic(path, lambda tmp: gltf.save_binary(str(tmp)))

@@ -175,6 +175,29 @@ class Capture:
             raise InputError(self.path, "no frame has a face")
         return face
 
+    @property
+    def texture(self) -> Path | None:
+        """The person's texture beside the capture (`texture.png`, written by `emoca reconstruct` since
+        params.json's schema 7), or None where there is none."""
+        path = self.path.parent / "texture.png"
+        return path if path.is_file() else None
+
+    def texture_png(self) -> bytes | None:
+        """The bytes of `texture` (None without one).
+
+        Raises:
+            InputError: the texture exists but cannot be read.
+        """
+        if self.texture is None:
+            return None
+        try:
+            data = self.texture.read_bytes()
+        except OSError as error:
+            raise InputError(self.texture, f"not readable ({error.strerror or error})") from None
+        if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise InputError(self.texture, "not a PNG image")
+        return data
+
     def held(self) -> Iterator[CaptureFrame]:
         """Every frame, a frame without a face holding the last face before it (frames before the first
         face hold the first face): animation tracks need a value at every frame."""

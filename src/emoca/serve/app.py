@@ -10,7 +10,8 @@ offline), and three JSON/file endpoints:
   timings_ms, files}.
   A bad upload answers 400 with the CLI's one-line message; an upload over `max_upload_mb` answers 413
   before anything is decoded.
-- `GET /api/result/{id}/{name}`: `params.json`, `mesh.obj`, `face.glb` (the whole head, the 53
+- `GET /api/result/{id}/{name}`: `params.json`, `mesh.obj` with `mesh.mtl` and `texture.png` (the
+  photo's texture, `emoca.texture`, also the base colour of both GLBs), `face.glb` (the whole head, the 53
   expressions and 4 gaze shapes as morph targets; made when first asked for), `take.csv` (Live Link
   Face), `overlay.png`, and `view.glb` (what the viewer shows: the captured face with the `SLIDERS`'
   shapes as morph targets, posed by the page's sliders in the browser without a new reconstruction).
@@ -38,7 +39,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from emoca.animation.exports import animation_row, export_arkit_csv, write_animated_glb
+from emoca.animation.exports import animation_row, export_arkit_csv, mesh_uv, write_animated_glb
 from emoca.animation.puppet import Puppet
 from emoca.errors import InputError
 from emoca.io.images import load_image
@@ -50,7 +51,7 @@ from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = STATIC / "vendor" / "three"
-FILES = ("params.json", "mesh.obj", "face.glb", "take.csv", "overlay.png", "view.glb")
+FILES = ("params.json", "mesh.obj", "mesh.mtl", "texture.png", "face.glb", "take.csv", "overlay.png", "view.glb")
 # The expressions the page's sliders move (in the browser, on view.glb's morph targets).
 SLIDERS = ("jawOpen", "mouthSmile_L", "mouthSmile_R", "browInnerUp_L", "browInnerUp_R", "eyeBlink_L", "eyeBlink_R",
            "mouthFunnel")
@@ -130,7 +131,7 @@ class FacePage:
             capture = Capture(folder / "params.json")
             face = capture.first_face()
             puppet = Puppet(self.reconstructor.decoder, face)
-            write_view_glb(folder / "view.glb", puppet, face)
+            write_view_glb(folder / "view.glb", puppet, face, capture.texture_png())
             export_arkit_csv(capture, folder / "take.csv", pose=True, names=puppet.names)
         emotion = faces[0].emotion
         sliders = dict(zip(SLIDERS, face.weights_in(SLIDERS).tolist(), strict=True))
@@ -142,22 +143,24 @@ class FacePage:
     def full_glb(self, folder: Path) -> None:
         """face.glb (every expression and gaze shape as a morph target), made when first asked for."""
         with self._lock:
-            face = Capture(folder / "params.json").first_face()
+            capture = Capture(folder / "params.json")
+            face = capture.first_face()
             puppet = Puppet(self.reconstructor.decoder, face)
             write_animated_glb(folder / "face.glb", puppet, [0.0], [animation_row(face, puppet.names)],
-                               [np.zeros(3)])
+                               [np.zeros(3)], capture.texture_png())
 
 
-def write_view_glb(path: Path, puppet: Puppet, face: CapturedFace) -> None:
+def write_view_glb(path: Path, puppet: Puppet, face: CapturedFace, texture_png: bytes | None = None) -> None:
     """The page's light GLB: the face as captured (expression and gaze, no head rotation) with only the
     `SLIDERS`' shapes as morph targets (a slider at v sets its target's weight to v minus the captured
-    weight): about a seventh of face.glb, so the viewer is ready sooner."""
+    weight): about a seventh of face.glb, so the viewer is ready sooner; `texture_png`: the photo's
+    texture as its base colour."""
     model = puppet.model
     gaze = None if face.gaze is None else torch.as_tensor(face.gaze[None])
     captured = puppet.vertices(torch.as_tensor(face.weights_in(puppet.names)[None]), gaze)[0].numpy()
     deltas = puppet.deltas[[puppet.names.index(name) for name in SLIDERS]].numpy()
-    write_glb(path, captured, model.triangles.numpy(), model.units, deltas, list(SLIDERS), model.uv.numpy(),
-              model.triangles_uv.numpy())
+    write_glb(path, captured, model.triangles.numpy(), model.units, deltas, list(SLIDERS),
+              *mesh_uv(model, texture_png is not None), texture_png=texture_png)
 
 
 def face_json(face: CapturedFace) -> dict[str, float]:

@@ -22,6 +22,9 @@ key.position.set(0.5, 1, 1);
 scene.add(key);
 const controls = new OrbitControls(camera, canvas);
 let head = null;
+// The photo's texture (view.glb's own material) or the plain geometry, switched by the "texture" box.
+const plain = new THREE.MeshStandardMaterial({ color: 0xd8b8a0, roughness: 0.7 });
+let textured = null;
 
 function draw() { renderer.render(scene, camera); }
 controls.addEventListener("change", draw);
@@ -45,7 +48,10 @@ async function showHead(url, sliders) {
   if (head) scene.remove(head);
   head = gltf.scene;
   const mesh = morphMesh(head);
-  mesh.material = new THREE.MeshStandardMaterial({ color: 0xd8b8a0, roughness: 0.7 });
+  textured = mesh.material && mesh.material.map ? mesh.material : null;
+  if (textured) Object.assign(textured, { roughness: 0.8, metalness: 0 });
+  $("texture").disabled = !textured;
+  mesh.material = textured && $("texture").checked ? textured : plain;
   const box = new THREE.Box3().setFromObject(head);
   const centre = box.getCenter(new THREE.Vector3());
   head.position.sub(centre);
@@ -120,6 +126,13 @@ async function upload(file, name) {
     setState("error", error.message);
   }
 }
+
+$("texture").addEventListener("change", () => {
+  const mesh = head && morphMesh(head);
+  if (!mesh || !textured) return;
+  mesh.material = $("texture").checked ? textured : plain;
+  draw();
+});
 
 $("file").addEventListener("change", () => {
   const file = $("file").files[0];
