@@ -29,8 +29,8 @@ def _albedo(model) -> torch.Tensor:
     """A known albedo, mirror-symmetric (a function of |x|, y and z), in [0.2, 0.8]."""
     template = model.template.reshape(-1, 3)
     span = template.abs().amax(0)
-    return 0.5 + 0.3 * torch.stack([torch.cos(3 * template[:, 0].abs() / span[0]), torch.sin(2 * template[:, 1] / span[1]),
-                                    torch.cos(2 * template[:, 2] / span[2])], 1)
+    x, y, z = (template / span).unbind(1)
+    return 0.5 + 0.3 * torch.stack([torch.cos(3 * x.abs()), torch.sin(2 * y), torch.cos(2 * z)], 1)
 
 
 def _photo(model, yaw: float = 0.0, scale: float = 0.06, offset=(0.0, 0.0)):
