@@ -238,6 +238,30 @@ def test_animate_a_capture_onto_the_neutral_face(ict_capture, tmp_path, run_emoc
     assert validate_gltf(out / "animation.glb")[0]["errors"] == 0
 
 
+def test_a_target_with_a_texture_is_rendered_and_exported_with_it(ict_capture, ict_model, tmp_path, run_emoca,
+                                                                   validate_gltf):
+    from PIL import Image
+
+    target = tmp_path / "target" / "params.json"
+    target.parent.mkdir()
+    target.write_text(json.dumps({"image": "t.jpg", "faces": [held_faces(ict_capture)[0]]}))
+    renders = {}
+    for textured in (False, True):
+        if textured:  # a green face: the texture, not the albedo model's skin colours, is rendered
+            Image.fromarray(np.tile(np.uint8([40, 200, 60]), (64, 128, 1))).save(target.parent / "texture.png")
+        out = tmp_path / f"anim_{textured}"
+        result = run_emoca("animate", ict_capture, "--target", target, "--out", out, "--size", "128")
+        assert result.returncode == 0, result.stderr
+        with av.open(str(out / "animation.mp4")) as video:
+            renders[textured] = next(video.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    face = np.abs(renders[False] - renders[False][2, 2]).sum(-1) > 30
+    assert renders[True][face][:, 1].mean() > renders[True][face][:, 0].mean() + 50  # green where the face is
+    assert renders[False][face][:, 0].mean() > renders[False][face][:, 1].mean()  # skin: more red than green
+    gltf = pygltflib.GLTF2().load(str(tmp_path / "anim_True" / "animation.glb"))
+    assert gltf.materials and len(gltf.images) == 1
+    assert validate_gltf(tmp_path / "anim_True" / "animation.glb")[0]["errors"] == 0
+
+
 def test_animate_a_video_keeps_its_audio(tmp_path, run_emoca):
     from emoca.io.video import VideoReader, VideoWriter
 

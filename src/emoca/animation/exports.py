@@ -92,13 +92,13 @@ def mesh_uv(model, textured: bool) -> tuple[np.ndarray | None, np.ndarray | None
 
 
 def export_glb(capture: Capture, out: Path, pose: bool) -> int:
-    puppet = Puppet(FaceDecoder(load_model("ict")), capture.first_face())
+    puppet = Puppet(FaceDecoder(load_model("ict")), capture.first_face(), capture.texture_png())
     times, weights, rotations = [], [], []
     for frame in _progress(capture, capture.held()):
         times.append(frame.time_s)
         weights.append(animation_row(frame.face, puppet.names))
         rotations.append(frame.face.rotation if pose else np.zeros(3))
-    write_animated_glb(out, puppet, times, weights, rotations, capture.texture_png())
+    write_animated_glb(out, puppet, times, weights, rotations, puppet.texture_png)
     return len(times)
 
 

@@ -10,9 +10,11 @@ angle, a linear blend that shortens the eye's radius by under 0.2 mm at 15 degre
 """
 
 from dataclasses import dataclass
+from io import BytesIO
 
 import numpy as np
 import torch
+from PIL import Image
 
 from emoca.decode.decoder import FaceDecoder
 from emoca.decode.gaze import turn_eyes
@@ -21,7 +23,9 @@ from emoca.facemodel.geometry import rigid_transform
 from emoca.facemodel.ict import ICTFaceModel
 from emoca.output.capture import CapturedFace
 from emoca.render.camera import weak_perspective
+from emoca.render.renderer import Renderer, RendererConfig
 from emoca.render.shading import default_light
+from emoca.texture.atlas import atlas_of
 
 GAZE_TARGET_RAD = float(np.deg2rad(30.0))
 GAZE_TARGETS = ("gazeLeft", "gazeRight", "gazeUp", "gazeDown")  # the subject's left; looking up
@@ -37,13 +41,17 @@ class Framing:
 
 
 class Puppet:
-    """One person (identity, albedo, light) on ICT, posed by `vertices(expression, gaze, rotation)`.
+    """One person (identity, albedo, light; optionally the texture taken from their photo) on ICT, posed by
+    `vertices(expression, gaze, rotation)`.
+
+    texture: (S, 2 S, 3) uint8 atlas texture (`emoca.texture`), rendered in place of the albedo model's
+    colours when given; `texture_png` holds its PNG bytes (for GLB), None without one.
 
     Raises:
         InputError: a face that is not ICT's (FLAME faces are exported with `flame-npz` or `obj-seq`).
     """
 
-    def __init__(self, decoder: FaceDecoder, face: CapturedFace) -> None:
+    def __init__(self, decoder: FaceDecoder, face: CapturedFace, texture_png: bytes | None = None) -> None:
         if not isinstance(decoder.model, ICTFaceModel) or face.model != "ict":
             raise InputError(None, f"animation and GLB/ARKit export need ICT faces (this one is {face.model}); "
                                    "FLAME captures export as flame-npz or obj-seq")
@@ -58,6 +66,10 @@ class Puppet:
             self.deltas = decoder.unposed(each) - self.base  # (E, V, 3)
             self.albedo = decoder.albedo(neutral.colours, neutral.coefficients)[0]  # (V, 3)
         self.light = torch.as_tensor(face.light)[None]
+        self.texture_png = texture_png
+        self.texture = None if texture_png is None else torch.from_numpy(np.asarray(
+            Image.open(BytesIO(texture_png)).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+        self._textured: dict[int, Renderer] = {}
 
     @classmethod
     def neutral(cls, decoder: FaceDecoder) -> "Puppet":
@@ -102,8 +114,14 @@ class Puppet:
         screen = weak_perspective(vertices, torch.full((batch,), framing.scale),
                                   torch.tensor([framing.offset]).expand(batch, 2), (size, size))
         back = torch.full((batch, 3, size, size), background)
+        renderer, albedo = self.decoder.renderer(size), self.albedo
+        if self.texture is not None:
+            if size not in self._textured:
+                atlas = atlas_of(self.model)
+                self._textured = {size: Renderer(self.model.triangles, torch.from_numpy(atlas.triangles_uv),
+                                                 torch.from_numpy(atlas.uv), RendererConfig(image_size=(size, size)))}
+            renderer, albedo = self._textured[size], self.texture.expand(batch, -1, -1, -1)
         with torch.no_grad():
-            image = self.decoder.renderer(size)(vertices, screen, self.albedo, self.light.expand(batch, -1, -1),
-                                                back).image
+            image = renderer(vertices, screen, albedo, self.light.expand(batch, -1, -1), back).image
         return (image.permute(0, 2, 3, 1).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
 

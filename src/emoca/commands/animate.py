@@ -2,8 +2,9 @@
 
 SOURCE: a video, a folder of frames (sorted by name, at `fps`), a `params.jsonl`, a photo or a
 `params.json`; photos and videos are reconstructed first (`method`). TARGET: a photo (reconstructed),
-a `params.json`, or `neutral` (ICT's mean face). The target keeps its identity, albedo and light; it
-takes the source's 53 expression weights, gaze and (unless `pose` is off) head rotation.
+a `params.json`, or `neutral` (ICT's mean face). The target keeps its identity, albedo and light, and
+its texture where it has one (a photo's own; a params.json's `texture.png` beside it: rendered and in
+the GLB); it takes the source's 53 expression weights, gaze and (unless `pose` is off) head rotation.
 
 Writes into DIR, for a moving source: `animation.mp4` (the target, square, with the source video's audio),
 `side_by_side.mp4` (the source frame, or for a params.jsonl the source's own face rendered, | the
@@ -31,14 +32,16 @@ from emoca.decode.decoder import FaceDecoder
 from emoca.errors import InputError
 from emoca.facemodel import load_model
 from emoca.io.atomic import ensure_writable_folder
-from emoca.io.image_output import save_image
+from emoca.io.image_output import png_bytes, save_image
 from emoca.io.images import IMAGE_SUFFIXES, load_image
 from emoca.io.video import VIDEO_SUFFIXES, VideoReader, VideoWriter
 from emoca.methods import FAST_METHOD
 from emoca.output.capture import Capture, CapturedFace
 from emoca.output.params_json import face_record
+from emoca.output.writer import face_texture
 from emoca.pipeline.photo import Face, Reconstructor, ReconstructorConfig
 from emoca.pipeline.video import VideoReconstructor
+from emoca.texture.from_photo import TextureBuilder
 
 DEFAULT_SIZE = 384  # pixels, the render of a capture's or photo's animation
 PRESET = "veryfast"  # x264: a third faster than its default here, at a similar size for these renders
@@ -84,21 +87,29 @@ class Animator:
         reconstructor = self.reconstructor
         return CapturedFace.from_record(face_record(0, face, reconstructor.decoder, reconstructor.crop.size, {}))
 
-    def photo_face(self, path: Path) -> CapturedFace:
-        faces = self.reconstructor.reconstruct(load_image(path))
+    def photo_face(self, path: Path, textured: bool = False) -> tuple[CapturedFace, bytes | None]:
+        """The photo's main face, and (when `textured`) its texture as PNG bytes."""
+        image = load_image(path)
+        faces = self.reconstructor.reconstruct(image)
         if not faces:
             raise InputError(path, "no face found")
-        return self.captured(faces[0])
+        texture = None
+        if textured:
+            builder = TextureBuilder(self.reconstructor.model)
+            texture = png_bytes(face_texture(builder, image, faces[0], self.reconstructor.crop.size).image)
+        return self.captured(faces[0]), texture
 
     def target(self, target: str) -> Puppet:
-        """The target's puppet: `neutral`, a params.json, or a photo."""
+        """The target's puppet: `neutral`, a params.json (with the texture.png beside it, if any), or a
+        photo (textured from itself)."""
         if target == "neutral":
             return Puppet.neutral(self.decoder)
         path = Path(target)
         if path.suffix.lower() == ".json":
-            return Puppet(self.decoder, Capture(path).first_face())
+            capture = Capture(path)
+            return Puppet(self.decoder, capture.first_face(), capture.texture_png())
         if path.suffix.lower() in IMAGE_SUFFIXES:
-            return Puppet(self.decoder, self.photo_face(path))
+            return Puppet(self.decoder, *self.photo_face(path, textured=True))
         raise InputError(path, "a target is a photo, a params.json or 'neutral'")
 
     def video_frames(self, path: Path) -> tuple[Iterator[SourceFrame], float, int, Path | None]:
@@ -164,7 +175,7 @@ def _still(animator: Animator, source: Path, puppet: Puppet, out: Path, size: in
         face, picture = Capture(source).first_face(), None
     else:
         picture = load_image(source)
-        face = animator.photo_face(source)
+        face, _ = animator.photo_face(source)
     driving = Driving(puppet, puppet.framing(size), animator.config.pose)
     render = driving(0.0, face)
     if picture is None:
@@ -225,7 +236,8 @@ def run_animate(source: str, target: str, out: str, config: AnimateConfig) -> in
             animation.write(render)
         if not seen_face:
             raise InputError(source_path, "no face found in any frame")
-    write_animated_glb(out_path / "animation.glb", puppet, driving.times, driving.rows, driving.rotations)
+    write_animated_glb(out_path / "animation.glb", puppet, driving.times, driving.rows, driving.rotations,
+                       puppet.texture_png)
     print(f"{out_path}: {len(driving.times)} frames of {source_path.name} on {target}")
     return 0
 

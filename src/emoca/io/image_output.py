@@ -1,5 +1,6 @@
 """Writing images: float tensors in [0, 1] to 8-bit PNG/JPEG, atomically."""
 
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,13 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 
 
 PNG_LEVEL = 3  # zlib level: half the encoding time of Pillow's default 6 for 11% more bytes (an overlay here)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A uint8 (H, W, 3) array as the bytes of a PNG file (for embedding, e.g. in a GLB)."""
+    buffer = BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=PNG_LEVEL)
+    return buffer.getvalue()
 
 
 def save_image(path: str | Path, image: torch.Tensor | np.ndarray) -> None:

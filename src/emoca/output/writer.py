@@ -97,6 +97,13 @@ def _over(premultiplied: torch.Tensor, alpha: torch.Tensor, under: np.ndarray) -
     return torch.addcmul(premultiplied + 0.5, 1 - alpha, torch.from_numpy(under)).clamp_(0, 255).to(torch.uint8).numpy()
 
 
+def face_texture(builder: TextureBuilder, image: np.ndarray, face: Face, crop_size: int) -> FaceTexture:
+    """The texture of a reconstructed `face` of `image` (its crops `crop_size` px)."""
+    params, decoded = face.params, face.decoded
+    screen = screen_in_image(decoded.vertices, params.scale, params.offset, crop_size, face.to_input[None])
+    return builder(image, decoded.vertices[0], screen[0], decoded.albedo[0], params.light[0])
+
+
 class OutputWriter:
     """Writes a reconstruction's files: meshes, renders and overlays at the photo's size, params.json, and
     (with a `texture` configuration and a model with UVs) each face's texture taken from the photo."""
@@ -117,10 +124,7 @@ class OutputWriter:
             return None
         if self._textures is None:
             self._textures = TextureBuilder(self.reconstructor.model, self.texture_config)
-        params, decoded = face.params, face.decoded
-        screen = screen_in_image(decoded.vertices, params.scale, params.offset, self.reconstructor.crop.size,
-                                 face.to_input[None])
-        return self._textures(image, decoded.vertices[0], screen[0], decoded.albedo[0], params.light[0])
+        return face_texture(self._textures, image, face, self.reconstructor.crop.size)
 
     def photo(self, path: Path, folder: Path, image: np.ndarray, faces: list[Face], started: float,
               colour_render: bool = True) -> None:
