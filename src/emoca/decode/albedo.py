@@ -7,10 +7,13 @@ Here per-vertex albedo = region colours + a smooth variation:
   RGB colour to fit (a model predicting four colours, like the shipped regressor, gets its brows'
   colour measured on the photo: `emoca.predictors.brow_colour`). This carries most of what a photo shows
   of albedo at reconstruction resolution.
-* a low-frequency cosine basis over the UV map (cos(pi i u) cos(pi j v), i, j < `frequencies`), RGB
-  coefficients, applied to skin and lips: gradual changes (cheeks redder than the forehead, darker
-  stubble regions) without the freedom to paint shading or hair into the albedo. A model without UVs
-  (FLAME's pickle has none) uses the template's frontal (x, y) over the face region instead of (u, v).
+* a low-frequency cosine basis over the head (cos(pi i a) cos(pi j b), i, j < `frequencies`, with a the
+  template's |x| over its largest |x| and b its height over the head's), RGB coefficients, applied to
+  skin and lips: gradual changes (cheeks redder than the forehead, darker stubble regions) without the
+  freedom to paint shading or hair into the albedo. It is mirror-symmetric and continuous over the whole
+  mesh by construction. (Until 2026-12-02 it ran over ICT's UV map, whose two tiles are each mirrored
+  about their middle and meet at the face's border: cos(pi u) took opposite signs on the two halves of
+  the face and jumped between face and neck, the seam and the left/right colour difference users saw.)
 
 Why not a learned PCA basis: no albedo data set may be shipped here; this model has a handful of
 interpretable parameters, and its smoothness is the prior.
@@ -37,21 +40,13 @@ class AlbedoConfig:
     frequencies: int = 3
 
 
-def vertex_uv(model: FaceModel) -> torch.Tensor:
-    """(V, 2) one UV coordinate per vertex (the first corner that uses it; seams pick one side)."""
-    uv = torch.zeros(model.n_vertices, 2)
-    corners, uv_corners = model.triangles.reshape(-1).numpy(), model.triangles_uv.reshape(-1)
-    vertices, first = np.unique(corners, return_index=True)  # (a scatter with repeated ids picks any one)
-    uv[torch.from_numpy(vertices)] = model.uv[uv_corners[torch.from_numpy(first)]]
-    return uv
-
-
-def frontal_coordinates(model: FaceModel) -> torch.Tensor:
-    """(V, 2) the template's (x, y) scaled so the face region spans [0, 1] (outside it clamped)."""
-    points = model.template[:, :2]
-    face = points[model.regions["face"]]
-    low, high = face.min(0).values, face.max(0).values
-    return ((points - low) / (high - low).clamp(min=1e-8)).clamp(0, 1)
+def symmetric_coordinates(model: FaceModel) -> torch.Tensor:
+    """(V, 2) the template's (|x| / max |x|, (y - min y) / (max y - min y)), over every vertex: the same
+    for a vertex and its mirror image, in [0, 1]."""
+    points = model.template.reshape(-1, 3)[:, :2]
+    across = points[:, 0].abs() / points[:, 0].abs().max().clamp(min=1e-8)
+    low, high = points[:, 1].min(), points[:, 1].max()
+    return torch.stack([across, (points[:, 1] - low) / (high - low).clamp(min=1e-8)], 1)
 
 
 class AlbedoModel(nn.Module):
@@ -66,9 +61,8 @@ class AlbedoModel(nn.Module):
         self.config = config or AlbedoConfig()
         regions = appearance_regions(model)
         self.register_buffer("membership", regions.float())  # (V, R)
-        has_uv = model.uv is not None
-        self.basis_name = "uv" if has_uv else "frontal"  # what the cosine basis runs over
-        uv = vertex_uv(model) if has_uv else frontal_coordinates(model)
+        self.basis_name = "symmetric"  # what the cosine basis runs over (params.json: "uv" before schema 7)
+        uv = symmetric_coordinates(model)
         k = torch.arange(self.config.frequencies, dtype=torch.float32)
         basis = (torch.cos(np.pi * uv[:, 0:1, None] * k[None, :, None])
                  * torch.cos(np.pi * uv[:, 1:2, None] * k[None, None, :]))

@@ -29,7 +29,8 @@ SCHEMA_VERSION = 7  # 2: `jaw` for models with a jaw joint (FLAME); albedo coeff
 #                    6: `albedo.regions` has "brows" (`emoca.facemodel.face_regions.brow_mask`); `refinement`
 #                       ({kept, rule}) for `--method emoca`, null otherwise
 #                    7: `texture` ({file, seen, mostly_hidden}: the UV texture taken from the photo,
-#                       `emoca.texture`), null where none was written
+#                       `emoca.texture`), null where none was written; the albedo's smooth basis runs over the mirrored
+#                       head (`symmetric_coefficients`, `emoca.decode.albedo`; before: `uv_coefficients`)
 
 
 GAZE_CONVENTION = ("[yaw, pitch] radians of both eyes in the head frame; + yaw looks to the subject's left (+x), "

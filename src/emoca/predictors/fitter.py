@@ -29,6 +29,7 @@ from emoca.decode.decoder import FaceDecoder
 from emoca.face_params import FaceParams
 from emoca.losses.priors import gaussian_prior, light_prior
 from emoca.predictors.emotion_term import EmotionConsistency
+from emoca.predictors.grey import greyed
 from emoca.predictors.objective import LandmarkWeights, PhotometricTargets, landmark_losses, photometric_term
 from emoca.targets import FaceTargets
 
@@ -190,7 +191,7 @@ class PhotoFitter:
                 optimiser.step()
                 with torch.no_grad():
                     decoder.terms.bound(expression)
-        return current().detach().to("cpu")
+        return greyed(current().detach(), targets).to("cpu")
 
     def _priors(self, params: FaceParams, anchor: tuple[torch.Tensor, torch.Tensor] | None,
                 start: torch.Tensor | None) -> dict[str, torch.Tensor]:

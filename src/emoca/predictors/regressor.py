@@ -9,6 +9,7 @@ from emoca.nets.encoders import normalised_points
 from emoca.nets.regressor import Regressor
 from emoca.predictors.brow_colour import with_brow_colour
 from emoca.predictors.camera import fit_camera
+from emoca.predictors.grey import greyed
 from emoca.targets import FaceTargets
 
 
@@ -33,7 +34,7 @@ class RegressorPredictor:
         with torch.no_grad():
             params = self.regressor(targets.images, normalised_points(targets.landmarks_68, targets.dense,
                                                                       self.crop_size))
-            params = with_brow_colour(params, targets).to("cpu")
+            params = greyed(with_brow_colour(params, targets), targets).to("cpu")
         if identity is not None:
             params = params.with_identity(identity.cpu())
         elif shared_identity:
