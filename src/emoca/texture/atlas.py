@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from emoca.facemodel.base import FaceModel
+from emoca.render.barycentric_cpu import PixelInterpolate
 from emoca.render.rasterize import rasterize
 
 EYE_BOX = (1.01, 0.77, 0.22)  # (u, v, side) of the eyeball disc in ICT's tile units: tile 1's free corner
@@ -47,8 +48,9 @@ class Texels:
     part: np.ndarray
 
     def interpolate(self, values: np.ndarray) -> np.ndarray:
-        """(V, C) per-vertex values -> (N, C) at the covered texels."""
-        return np.einsum("nk,nkc->nc", self.barycentric, values[self.corners])
+        """(V, C) per-vertex float32 values -> (N, C) at the covered texels (the renderer's compiled pass)."""
+        return PixelInterpolate.apply(torch.from_numpy(np.ascontiguousarray(values, np.float32)),
+                                      torch.from_numpy(self.corners), torch.from_numpy(self.barycentric)).numpy()
 
     def image(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
         """(N, C) values at the covered texels -> (rows, 2 rows, C) float32 image, `fill` elsewhere."""

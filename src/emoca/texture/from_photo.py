@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+from scipy.ndimage import distance_transform_edt
 
 from emoca.facemodel.base import FaceModel
 from emoca.facemodel.face_regions import IRIS_HALF_ANGLE
@@ -78,9 +79,11 @@ class TextureBuilder:
         self.texels = texels(model, self.atlas, self.config.work_rows)
         narrow = model.regions.get("narrow_face", model.regions.get("face"))
         self._frontal = narrow.cpu().numpy()[self.texels.corners].all(1) if narrow is not None else None
-        size = self.config.size
-        part = cv2.resize(self.texels.part, (2 * size, size), interpolation=cv2.INTER_NEAREST)
-        self._covered = part > 0
+        size, covered = self.config.size, self.texels.part > 0
+        # The texels between the islands and the nearest covered texel of each (`_filled`).
+        _, nearest = distance_transform_edt(~covered, return_indices=True)
+        self._empty = np.flatnonzero(~covered.ravel())
+        self._nearest = (nearest[0] * covered.shape[1] + nearest[1]).ravel()[self._empty]
         self._pupil = _pupil(model, self.atlas, size)
 
     def __call__(self, image: np.ndarray, vertices: torch.Tensor, screen: torch.Tensor, albedo: torch.Tensor,
@@ -108,19 +111,26 @@ class TextureBuilder:
         mirror = config.mirror * mirrored(own) * np.clip(1 - 3 * own, 0, 1)
         total = own + mirror + config.albedo
         lit = np.maximum(work[..., 2:5], config.shading_floor)
-        coefficients = np.concatenate([(own / total)[..., None] / lit, (mirror / total)[..., None] / mirrored(lit),
-                                       (config.albedo / total)[..., None] * work[..., 5:8], work[..., :2]], -1)
-        coefficients[texel.part == 0] = 0.0
-        small = _blend(image, coefficients)
-        colour = _bled(small, texel.part > 0)
+        # Per texel: photo weight (3, over the shading and 255), mirror weight (3), base colour (3), photo x, y.
+        parts = ((own / total)[..., None] / (255 * lit), (mirror / total)[..., None] / (255 * mirrored(lit)),
+                 (config.albedo / total)[..., None] * work[..., 5:8], work[..., :2] - 0.5)
         size = (2 * config.size, config.size)
-        if config.size != config.work_rows:  # the photo sampled again at the full size, the blend resized
-            full = _resized(coefficients, texel.part > 0, size)
-            colour = np.where(self._covered[..., None], _blend(image, full),
-                              cv2.resize(colour, size, interpolation=cv2.INTER_LINEAR))
+        own_weight, mirror_weight, base, where = (_full(self._filled(part), size) for part in parts)
+        photo = cv2.remap(image, where[..., 0], where[..., 1], cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        colour = own_weight * photo
+        colour += mirror_weight * mirrored(photo)
+        colour += base
         cv2.circle(colour, *self._pupil, PUPIL_COLOUR, -1, cv2.LINE_AA)
         shown = float(seen[self._frontal].mean()) if self._frontal is not None and self._frontal.any() else 0.0
-        return FaceTexture((np.clip(colour, 0, 1) * 255 + 0.5).astype(np.uint8), shown, shown < config.hidden_below)
+        return FaceTexture(cv2.convertScaleAbs(colour, alpha=255), shown, shown < config.hidden_below)
+
+    def _filled(self, values: np.ndarray) -> np.ndarray:
+        """(R, C, K) work-resolution values with every texel between the islands set to its nearest covered
+        texel's (so resizing and mipmaps never blend in black)."""
+        flat = np.ascontiguousarray(values, np.float32).reshape(-1, values.shape[-1])
+        flat[self._empty] = flat[self._nearest]
+        return flat.reshape(values.shape)
 
     def _seen(self, shape: tuple[int, int], screen: torch.Tensor, points: np.ndarray) -> np.ndarray:
         """(N,) bool: texel points (N, 3) (x, y in photo pixels, depth) inside the photo and in front (the
@@ -154,36 +164,11 @@ def _feathered(seen: np.ndarray, feather: float) -> np.ndarray:
     return np.clip(inside / feather, 0, 1).astype(np.float32)
 
 
-def _resized(maps: np.ndarray, covered: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(R, C, K) maps defined where `covered` -> (size[1], size[0], K), normalised by the resized coverage so
-    island borders do not blend with the empty texels around them."""
-    mask = covered.astype(np.float32)
-    total = cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)[..., None]
-    channels = [cv2.resize(np.ascontiguousarray(maps[..., k:k + 4] * mask[..., None]), size,
-                           interpolation=cv2.INTER_LINEAR) for k in range(0, maps.shape[-1], 4)]
-    return np.concatenate(channels, -1) / np.maximum(total, 1e-6)
-
-
-def _blend(image: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
-    """The texture's colours (R, C, 3) in [0, 1] from the photo (H, W, 3) uint8 and (R, C, 11) blend
-    coefficients: own (3), mirror (3), base colour (3), photo x and y (pixels)."""
-    photo = cv2.remap(image, coefficients[..., 9] - 0.5, coefficients[..., 10] - 0.5, cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE).astype(np.float32) * (1 / 255)
-    return coefficients[..., :3] * photo + coefficients[..., 3:6] * mirrored(photo) + coefficients[..., 6:9]
-
-
-def _bled(colour: np.ndarray, covered: np.ndarray, passes: int = 3) -> np.ndarray:
-    """`colour` (R, C, 3) with the texels outside the islands filled from the islands' edges (a few dozen
-    texels), so filtering and mipmaps never reach the black between islands."""
-    mask = covered.astype(np.float32)
-    colour = colour * mask[..., None]
-    for _ in range(passes):
-        blurred_mask = cv2.blur(mask, (9, 9))
-        filled = cv2.blur(colour, (9, 9)) / np.maximum(blurred_mask, 1e-6)[..., None]
-        grow = (mask == 0) & (blurred_mask > 0)
-        colour[grow] = filled[grow]
-        mask = np.where(grow, 1.0, mask).astype(np.float32)
-    return colour
+def _full(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(R, C, K) float32 work-resolution values resized (bilinear) to `size` (columns, rows) when it differs."""
+    if values.shape[1::-1] == size:
+        return np.ascontiguousarray(values, np.float32)
+    return cv2.resize(np.ascontiguousarray(values, np.float32), size, interpolation=cv2.INTER_LINEAR)
 
 
 def _pupil(model: FaceModel, atlas, size: int) -> tuple[tuple[int, int], int]:
