@@ -90,9 +90,9 @@ def test_reconstruct_with_flame_writes_the_jaw_and_a_mesh_without_uvs(tmp_path, 
     folder = tmp_path / "out" / PHOTO.stem
     face = json.loads((folder / "params.json").read_text())["faces"][0]
     assert face["model"] == "flame" and len(face["jaw"]["rotation"]) == 3
-    assert len(face["expression"]) == 53 and face["albedo"]["type"] == "regions+frontal_cosine"
+    assert len(face["expression"]) == 53 and face["albedo"]["type"] == "regions+symmetric_cosine"
     mesh = (folder / "mesh.obj").read_text()
-    assert "units: m" in mesh and "\nvt " not in mesh
+    assert "units: m" in mesh and "\nvt " not in mesh and "mtllib" not in mesh  # no UVs: no texture
     vertices = np.array([line.split()[1:] for line in mesh.splitlines() if line.startswith("v ")], float)
     assert 0.1 < np.ptp(vertices[:, 1]) < 0.5  # a head in metres
 
