@@ -142,8 +142,8 @@ def main() -> None:
             textured.append(_video_seconds(reconstructor, True))
         speed.update(video_s_plain=float(np.median(plain)), video_s_textured=float(np.median(textured)),
                      video_ratio=float(np.median(textured) / np.median(plain)))
-        print(f"sample video ({args.video_runs} alternating runs each): without texture {speed['video_s_plain']:.1f} s, "
-              f"with {speed['video_s_textured']:.1f} s: {speed['video_ratio']:.3f}x")
+        print(f"sample video ({args.video_runs} alternating runs each): without texture "
+              f"{speed['video_s_plain']:.1f} s, with {speed['video_s_textured']:.1f} s: {speed['video_ratio']:.3f}x")
     rows["speed"] = speed
     record("bench_texture", rows)
 
