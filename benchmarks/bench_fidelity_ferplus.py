@@ -31,7 +31,12 @@ from emoca.targets import FaceTargets, face_targets
 from emoca.train.regressor_data import _upsampled_fer
 
 # FER+'s classes as the judge names them (contempt: none).
-ROWS = {"emoca-noemotion": ("emoca", 0.0)}  # the test-time control: emoca without its emotion term
+# Rows other than a method's name: (method, emoca's emotion weight or None, expression encoder or None).
+ROWS = {"emoca-noemotion": ("emoca", 0.0, None),  # the test-time control: emoca without its emotion term
+        "regress-noemotion": ("regress", None, "src/emoca/weights/regressor_expression_noemotion.safetensors"),
+        # issue 38's candidates (models/next/): stage 2 reading the recogniser's features, and its control
+        "next": ("regress", None, "models/next/regressor_expression.safetensors"),
+        "next-noemotion": ("regress", None, "models/next/regressor_expression_noemotion.safetensors")}
 JUDGE_NAME = {"neutral": "neutral", "happy": "happy", "sad": "sad", "surprise": "surprise", "fear": "fear",
               "disgust": "disgust", "anger": "angry"}
 
@@ -69,10 +74,12 @@ def main() -> None:
     print(f"FER+ test: {len(targets)} of {total} faces detected; judge on the photos: "
           f"{100 * np.mean(photo_names[judged] == names[judged]):.1f}% ({judged.sum()} faces with a judge class)")
     for method in args.methods.split(","):
-        name, weight = ROWS.get(method, (method, None))
+        name, weight, encoder = ROWS.get(method, (method, None, None))
         config = ReconstructorConfig(method=name, emotion=False)
         if weight is not None:
             config.emoca.emotion_weight = weight
+        if encoder is not None:
+            config.expression_encoder = encoder
         reconstructor = Reconstructor(config)
         decoder, render_class = reconstructor.decoder, []
         start = time.perf_counter()
