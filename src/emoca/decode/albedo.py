@@ -8,7 +8,7 @@ Here per-vertex albedo = region colours + a smooth variation:
   colour measured on the photo: `emoca.predictors.brow_colour`). This carries most of what a photo shows
   of albedo at reconstruction resolution.
 * a low-frequency cosine basis over the head (cos(pi i a) cos(pi j b), i, j < `frequencies`, with a the
-  template's |x| over its largest |x| and b its height over the head's), RGB coefficients, applied to
+  template's |x| and b its height, both over the face region's, clamped to [0, 1]), RGB coefficients, applied to
   skin and lips: gradual changes (cheeks redder than the forehead, darker stubble regions) without the
   freedom to paint shading or hair into the albedo. It is mirror-symmetric and continuous over the whole
   mesh by construction. (Until 2026-12-02 it ran over ICT's UV map, whose two tiles are each mirrored
@@ -41,12 +41,14 @@ class AlbedoConfig:
 
 
 def symmetric_coordinates(model: FaceModel) -> torch.Tensor:
-    """(V, 2) the template's (|x| / max |x|, (y - min y) / (max y - min y)), over every vertex: the same
-    for a vertex and its mirror image, in [0, 1]."""
+    """(V, 2) the template's (|x|, y) scaled so the face region spans [0, 1], clamped outside it (the neck
+    and the back of the head take the value at the face's edge: continuous, never extrapolated to the
+    basis's extremes where no photo constrains it); the same for a vertex and its mirror image."""
     points = model.template.reshape(-1, 3)[:, :2]
-    across = points[:, 0].abs() / points[:, 0].abs().max().clamp(min=1e-8)
-    low, high = points[:, 1].min(), points[:, 1].max()
-    return torch.stack([across, (points[:, 1] - low) / (high - low).clamp(min=1e-8)], 1)
+    face = points[model.regions["face"]] if "face" in model.regions else points
+    across = points[:, 0].abs() / face[:, 0].abs().max().clamp(min=1e-8)
+    low, high = face[:, 1].min(), face[:, 1].max()
+    return torch.stack([across, (points[:, 1] - low) / (high - low).clamp(min=1e-8)], 1).clamp(0, 1)
 
 
 class AlbedoModel(nn.Module):
