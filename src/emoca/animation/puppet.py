@@ -67,7 +67,7 @@ class Puppet:
             self.albedo = decoder.albedo(neutral.colours, neutral.coefficients)[0]  # (V, 3)
         self.light = torch.as_tensor(face.light)[None]
         self.texture_png = texture_png
-        self.texture = None if texture_png is None else torch.from_numpy(np.asarray(
+        self.texture = None if texture_png is None else torch.from_numpy(np.array(
             Image.open(BytesIO(texture_png)).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
         self._textured: dict[int, Renderer] = {}
 
