@@ -118,8 +118,8 @@ class Puppet:
         if self.texture is not None:
             if size not in self._textured:
                 atlas = atlas_of(self.model)
-                self._textured = {size: Renderer(self.model.triangles, torch.from_numpy(atlas.triangles_uv),
-                                                 torch.from_numpy(atlas.uv), RendererConfig(image_size=(size, size)))}
+                self._textured[size] = Renderer(self.model.triangles, torch.from_numpy(atlas.triangles_uv),
+                                                torch.from_numpy(atlas.uv), RendererConfig(image_size=(size, size)))
             renderer, albedo = self._textured[size], self.texture.expand(batch, -1, -1, -1)
         with torch.no_grad():
             image = renderer(vertices, screen, albedo, self.light.expand(batch, -1, -1), back).image

@@ -81,12 +81,8 @@ def _parts(model: FaceModel) -> np.ndarray:
     face = model.regions.get("face")
     if face is not None:
         part[face.cpu().numpy()[triangles].all(1)] = FACE
-    eyes = np.zeros(model.n_vertices, bool)
-    for side in ("left", "right"):
-        mask = model.regions.get(f"eyeball_{side}")
-        if mask is not None:
-            eyes |= mask.cpu().numpy()
-    part[eyes[triangles].all(1)] = EYE
+    for eyeball in model.eyeball_masks():
+        part[eyeball.cpu().numpy()[triangles].all(1)] = EYE
     return part
 
 
