@@ -32,7 +32,7 @@ from emoca.facemodel.geometry import eye_rotation, rigid_transform
 from emoca.io.atomic import atomic_path, write_with_atomic
 from emoca.io.mesh_export import MorphAnimation, write_glb, write_mtl, write_obj
 from emoca.output.capture import Capture, CapturedFace, CaptureFrame
-from emoca.texture.atlas import atlas_of
+from emoca.texture.atlas import mesh_uv
 
 
 def gaze_weights(gaze: np.ndarray) -> np.ndarray:
@@ -78,17 +78,6 @@ def write_animated_glb(path: Path, puppet: Puppet, times: list[float], weights: 
     write_glb(path, puppet.base.numpy(), model.triangles.numpy(), model.units, deltas,
               list(puppet.names) + list(GAZE_TARGETS), *mesh_uv(model, texture_png is not None),
               animation=MorphAnimation(np.asarray(times), np.asarray(weights), quaternions), texture_png=texture_png)
-
-
-def mesh_uv(model, textured: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(uv, triangles_uv) to write `model`'s mesh with: the texture atlas's when `textured`, else the
-    model's own (None, None without UVs)."""
-    if model.uv is None:
-        return None, None
-    if textured:
-        atlas = atlas_of(model)
-        return atlas.uv, atlas.triangles_uv
-    return model.uv.numpy(), model.triangles_uv.numpy()
 
 
 def export_glb(capture: Capture, out: Path, pose: bool) -> int:

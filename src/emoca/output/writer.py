@@ -25,7 +25,7 @@ from emoca.output.params_json import face_record, write_params
 from emoca.pipeline.photo import Face, Reconstructor
 from emoca.pipeline.video import VideoReconstructor
 from emoca.render.renderer import Renderer, RendererConfig
-from emoca.texture.atlas import atlas_of
+from emoca.texture.atlas import atlas_of, mesh_uv
 from emoca.texture.from_photo import FaceTexture, TextureBuilder, TextureConfig
 
 WINDOW_STEP = 64  # render windows are rounded up to this many pixels a side (renderers are reused)
@@ -183,10 +183,7 @@ class OutputWriter:
                 vertices = turn_eyes(decoder.model, vertices, torch.zeros(1, 3), torch.as_tensor(gaze[None]))
         vertices = vertices[0].numpy()
         model = decoder.model
-        if material is not None and self.atlas is not None:
-            uv = (self.atlas.uv, self.atlas.triangles_uv)
-        else:
-            uv = (model.uv.cpu().numpy(), model.triangles_uv.cpu().numpy()) if model.uv is not None else (None, None)
+        uv = mesh_uv(model, material is not None)
         write_obj(path, vertices, model.triangles.cpu().numpy(), model.units, *uv, material=material)
 
     def _renderer(self, height: int, width: int) -> Renderer:

@@ -39,7 +39,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from emoca.animation.exports import animation_row, export_arkit_csv, mesh_uv, write_animated_glb
+from emoca.animation.exports import animation_row, export_arkit_csv, write_animated_glb
 from emoca.animation.puppet import Puppet
 from emoca.errors import InputError
 from emoca.io.images import load_image
@@ -48,6 +48,7 @@ from emoca.methods import FAST_METHOD
 from emoca.output.capture import Capture, CapturedFace
 from emoca.output.writer import OutputWriter
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
+from emoca.texture.atlas import mesh_uv
 
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = STATIC / "vendor" / "three"

@@ -100,6 +100,17 @@ def texels(model: FaceModel, atlas: TextureAtlas, rows: int) -> Texels:
                   rast.barycentric.detach().numpy().astype(np.float32), part.reshape(rows, 2 * rows))
 
 
+def mesh_uv(model: FaceModel, textured: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(uv, triangles_uv) to write `model`'s mesh with: the texture atlas's when `textured` (the mesh carries
+    a texture of this layout), else the model's own; (None, None) for a model without UVs."""
+    if model.uv is None:
+        return None, None
+    if textured:
+        atlas = atlas_of(model)
+        return atlas.uv, atlas.triangles_uv
+    return model.uv.cpu().numpy(), model.triangles_uv.cpu().numpy()
+
+
 def mirrored(image: np.ndarray) -> np.ndarray:
     """An atlas image (rows, 2 rows, ...) with each tile mirrored left to right: texel (r, c) of the result
     holds the image's value at the mirror point of (r, c) on the face."""
