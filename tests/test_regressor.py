@@ -25,7 +25,7 @@ from emoca.render.shading import default_light
 from emoca.targets import FaceTargets
 from emoca.train import regressor as trainer
 from emoca.train.identity_head import nearest_is_same, subject_folds
-from emoca.train.regressor import STAGES, StageConfig, StageLoss, _number
+from emoca.train.regressor import STAGES, StageConfig, StageLoss, _number, _overrides
 
 
 def _inputs(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -293,6 +293,12 @@ def test_stage_numbers_are_set_by_name_and_type():
     assert _number(StageConfig, "expression_inputs", "emotion") == "emotion"
     with pytest.raises(ValueError, match="not one of the stage's numbers"):
         _number(StageConfig, "landmarks", "1")
+    assert _number(StageConfig, "landmarks.ibug", "10") == 10.0
+    with pytest.raises(ValueError, match="'nose' is not"):
+        _number(StageConfig, "landmarks.nose", "1")
+    config = _overrides(STAGES["expression"], {"landmarks.ibug": 10.0, "emotion": 2.0})
+    assert (config.landmarks.ibug, config.landmarks.dense, config.emotion) == (10.0, 0.5, 2.0)
+    assert STAGES["expression"].landmarks.ibug == 5.0  # the stage's own config is untouched
 
 
 def test_a_missing_cache_or_one_from_before_the_stem_split_says_how_to_build_it(tmp_path, monkeypatch):

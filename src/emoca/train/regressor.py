@@ -17,7 +17,7 @@ the coarse head) with the perceptual emotion-consistency loss (`emoca.predictors
 render composited over the crop, plus the landmark, closure, photometric and expression-prior terms;
 the face is decoded as `--method regress` decodes it (the identity head's identity, the camera solved
 for it); `--no-emotion` runs the same schedule without the emotion term (the control), written to
-another file. `--set NAME=NUMBER` replaces one of the stage's numbers (e.g. `emotion_classes=0.5`);
+another file. `--set NAME=NUMBER` replaces one of the stage's numbers (e.g. `emotion_classes=0.5`, `landmarks.ibug=10`);
 stage 2 also learns from SYNTHETIC renders' exact expression weights (`true_expression`, 0.5; the
 `synthetic_train` cache; `--set true_expression=0` leaves them out).
 Stage 2's expression encoder reads, beside the ImageNet trunk's features and the detected points, the
@@ -345,7 +345,7 @@ def train(stage: str, max_minutes: float, init: Path | None, control: bool, step
     `overrides`: `StageConfig` numbers replaced (e.g. {"emotion_classes": 1.0})."""
     started = time.monotonic()
     ranks = join()
-    config = replace(STAGES[stage], **(overrides or {}))
+    config = _overrides(STAGES[stage], overrides or {})
     if control:
         config = replace(config, emotion=0.0, emotion_classes=0.0)
     if steps:
@@ -424,7 +424,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         overrides = {name: _number(StageConfig, name, value) for name, value in
                      (item.split("=", 1) for item in args.set)}
-        unknown = set(_inputs(replace(STAGES[args.stage], **overrides))) - set(EXPRESSION_INPUTS)
+        unknown = set(_inputs(_overrides(STAGES[args.stage], overrides))) - set(EXPRESSION_INPUTS)
         if unknown:
             raise ValueError(f"expression_inputs: {sorted(unknown)} not among {EXPRESSION_INPUTS}")
     except ValueError as error:
@@ -436,13 +436,26 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _number(config: type, name: str, value: str) -> float | int | bool | str:
-    """`value` parsed as the type of `config`'s number (or text) field `name`; ValueError naming what is
-    wrong."""
-    fields = {f.name: f.default for f in dataclasses.fields(config)}
+    """`value` parsed as the type of `config`'s number (or text) field `name`, or of a nested config's
+    field as "landmarks.ibug"; ValueError naming what is wrong."""
+    head, _, rest = name.partition(".")
+    fields = {f.name: f.default_factory() if callable(f.default_factory) else f.default
+              for f in dataclasses.fields(config)}
+    if rest and head in fields and dataclasses.is_dataclass(fields[head]):
+        return _number(type(fields[head]), rest, value)
     if name not in fields or not isinstance(fields[name], (int, float, str)):
         raise ValueError(f"{name!r} is not one of the stage's numbers")
     kind = type(fields[name])
     return value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+
+
+def _overrides(config: StageConfig, values: dict[str, float | int | bool | str]) -> StageConfig:
+    """`config` with the `--set` values replaced; a dotted name ("landmarks.ibug") replaces a nested
+    config's field."""
+    for name, value in values.items():
+        head, _, rest = name.partition(".")
+        config = replace(config, **{head: replace(getattr(config, head), **{rest: value}) if rest else value})
+    return config
 
 
 if __name__ == "__main__":
