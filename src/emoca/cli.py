@@ -80,9 +80,16 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.max_upload_mb <= 1024:
         raise InputError("--max-upload-mb", "must be between 0 and 1024")
-    app = create_app(ServeConfig(method=args.method, max_upload_mb=args.max_upload_mb))
+    config = ServeConfig(method=args.method, max_upload_mb=args.max_upload_mb)
+    app = create_app(config)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"emoca: warning: listening on {args.host}, not only this machine: anyone who can reach it can "
+              "upload photos and use its CPU (there is no login)", file=sys.stderr, flush=True)
     print(f"emoca: serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # WebSocket through the `websockets` library's sans-I/O core; a message over the live frame limit
+    # closes its stream (1009); idle keep-alive connections go after 5 s.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio",
+                ws_max_size=config.live.max_frame_kb * 1024 + 1024, timeout_keep_alive=5)
     return 0
 
 

@@ -8,6 +8,7 @@ paper). Anything that cannot be decoded raises `InputError` naming the file and 
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -63,16 +64,33 @@ def load_image(path: str | Path) -> np.ndarray:
         raise InputError(path, "is a folder, not an image")
     if path.stat().st_size == 0:
         raise InputError(path, "empty file (0 bytes)")
+    return _decode(path, path, limits.max_megapixels)
+
+
+def image_from_bytes(data: bytes, name: str | Path, max_megapixels: float | None = None) -> np.ndarray:
+    """Decode an encoded image held in memory (a JPEG or PNG a client sent) as `load_image` decodes a
+    file; errors name `name`; `max_megapixels`: a tighter limit than the process's (a live frame).
+
+    Raises:
+        InputError: empty, undecodable, too large or too small.
+    """
+    if not data:
+        raise InputError(name, "empty image (0 bytes)")
+    return _decode(BytesIO(data), Path(name), max_megapixels or limits.max_megapixels)
+
+
+def _decode(source: Path | BytesIO, path: Path, max_megapixels: float) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of `source` (a file or bytes) of at most `max_megapixels`; errors name `path`."""
     pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # `limits` below replaces Pillow's
     try:
         with warnings.catch_warnings():  # Pillow warns of corrupt tags it skips: the result is the answer
             warnings.simplefilter("ignore")
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 width, height = image.size
-                if width * height > limits.max_megapixels * 1e6:
+                if width * height > max_megapixels * 1e6:
+                    hint = " (raise it with --max-megapixels)" if max_megapixels == limits.max_megapixels else ""
                     raise InputError(path, f"image is {width}x{height} px ({width * height / 1e6:.1f} megapixels), "
-                                           f"above the limit of {limits.max_megapixels:g} (raise it with "
-                                           "--max-megapixels)")
+                                           f"above the limit of {max_megapixels:g}{hint}")
                 if max(width, height) > MAX_ASPECT * min(width, height):
                     raise InputError(path, f"image is {width}x{height} px, too elongated to hold a face "
                                            f"(sides more than {MAX_ASPECT}:1)")

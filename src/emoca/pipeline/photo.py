@@ -215,7 +215,7 @@ class Reconstructor:
         emotions = self.emotions(params)
         with torch.no_grad():  # the gaze reads the points and eyeballs only: one full decode, after it
             points = self.decoder.decode(params.to(self.decoder.device), mesh=False).cpu()
-        gazes = [self._gaze(detection, params[i], points[i], to_input[i]) for i, detection in enumerate(detections)]
+        gazes = [self.gaze(detection, params[i], points[i], to_input[i]) for i, detection in enumerate(detections)]
         if any(gaze is not None for gaze in gazes):
             params, decoded = self._looking(params, gazes)
         else:
@@ -223,8 +223,8 @@ class Reconstructor:
         return [Face(detection, params[i], decoded[i], to_input[i], timings_ms, emotions[i], gazes[i])
                 for i, detection in enumerate(detections)]
 
-    def _gaze(self, detection: FaceLandmarks, params: FaceParams, points: Decoded, to_input: np.ndarray
-              ) -> np.ndarray | None:
+    def gaze(self, detection: FaceLandmarks, params: FaceParams, points: Decoded, to_input: np.ndarray
+             ) -> np.ndarray | None:
         """[yaw, pitch] of one face from its iris centres (`points`: its points-only decoding); None
         without them."""
         if len(detection.dense) <= max(IRIS_CENTRES):
@@ -238,16 +238,24 @@ class Reconstructor:
         with the eyeballs turned (faces without a gaze keep theirs)."""
         has = torch.tensor([gaze is not None for gaze in gazes])
         gaze = torch.tensor(np.stack([np.zeros(2) if g is None else g for g in gazes]), dtype=torch.float32)
-        if isinstance(self.model, ICTFaceModel):
-            looking = self.model.gaze_to_expression(gaze).to(params.expression)
-            eye_look = torch.zeros(params.expression.shape[1], dtype=torch.bool)
-            eye_look[[self.model.expression_index(name) for name in EYE_LOOK]] = True
-            chosen = has[:, None] & eye_look[None]
-            params = params.replace(expression=torch.where(chosen.to(looking.device), looking, params.expression))
+        params = self.looking(params, gazes)
         decoded = self.decode(params)
         decoded.vertices = torch.where(has[:, None, None], turn_eyes(self.model, decoded.vertices,
                                                                      params.rotation.cpu(), gaze), decoded.vertices)
         return params, decoded
+
+    def looking(self, params: FaceParams, gazes: list[np.ndarray | None]) -> FaceParams:
+        """`params` with ICT's eyeLook weights set from each face's gaze ([yaw, pitch] radians; None:
+        that face keeps its own); other models' unchanged."""
+        if not isinstance(self.model, ICTFaceModel) or all(gaze is None for gaze in gazes):
+            return params
+        has = torch.tensor([gaze is not None for gaze in gazes])
+        gaze = torch.tensor(np.stack([np.zeros(2) if g is None else g for g in gazes]), dtype=torch.float32)
+        looking = self.model.gaze_to_expression(gaze).to(params.expression)
+        eye_look = torch.zeros(params.expression.shape[1], dtype=torch.bool)
+        eye_look[[self.model.expression_index(name) for name in EYE_LOOK]] = True
+        chosen = has[:, None] & eye_look[None]
+        return params.replace(expression=torch.where(chosen.to(looking.device), looking, params.expression))
 
     def reconstruct(self, image: np.ndarray | str | Path) -> list[Face]:
         """Every face of one photo ((H, W, 3) uint8 RGB, or a path), best detection first; [] when none.

@@ -58,6 +58,17 @@ class _Pending:
     to_input: np.ndarray | None = None
 
 
+def smoothed_landmarks(face: FaceLandmarks, smoothing: OneEuroFilter, dt: float | None = None) -> FaceLandmarks:
+    """`face` with its dense (x, y) and 68 points passed through `smoothing` (one filter for the face;
+    `dt`: seconds since the previous frame, None: the filter's rate)."""
+    points = smoothing(np.concatenate([face.dense[:, :2], face.landmarks_68]), dt)
+    dense = face.dense.copy()
+    n_dense = len(dense)
+    dense[:, :2] = points[:n_dense]
+    return FaceLandmarks(face.box, face.score, face.detector, dense, face.dense_source,
+                         points[n_dense:].astype(np.float32))
+
+
 def _with_median_emotion(result: FrameResult, window: list[FrameResult]) -> FrameResult:
     """`result` with its face's emotion replaced by the median over the faces of `window` (itself among
     them); unchanged when it has no face or no emotion."""
@@ -116,7 +127,7 @@ class VideoReconstructor:
                 else:
                     yield FrameResult(index, image, None)
                 continue
-            detection = self._smoothed(found[0], smoothing)
+            detection = smoothed_landmarks(found[0], smoothing)
             targets, to_input = self.reconstructor.targets(image, [detection])
             if identity is None:
                 buffer.append(_Pending(index, image, detection, targets, to_input[0]))
@@ -145,14 +156,6 @@ class VideoReconstructor:
                                              self.reconstructor.crop.size)
         rotation = last.rotation if before is None else 2 * last.rotation - before.rotation
         return last.replace(scale=scale, offset=offset, rotation=rotation)
-
-    def _smoothed(self, face: FaceLandmarks, smoothing: OneEuroFilter) -> FaceLandmarks:
-        points = smoothing(np.concatenate([face.dense[:, :2], face.landmarks_68]))
-        dense = face.dense.copy()
-        n_dense = len(dense)
-        dense[:, :2] = points[:n_dense]
-        return FaceLandmarks(face.box, face.score, face.detector, dense, face.dense_source,
-                             points[n_dense:].astype(np.float32))
 
     def _flush(self, buffer: list[_Pending]) -> Iterator[FrameResult]:
         """Predict the buffered frames jointly (one identity), yield them in order; returns (identity, the

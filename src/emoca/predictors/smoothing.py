@@ -38,15 +38,18 @@ class OneEuroFilter:
         """Forget the past (e.g. when the face was lost)."""
         self._value = self._speed = None
 
-    def __call__(self, sample: np.ndarray) -> np.ndarray:
+    def __call__(self, sample: np.ndarray, dt: float | None = None) -> np.ndarray:
+        """`dt`: seconds since the previous sample, for samples that come at an uneven rate (a live
+        stream); None: 1 / `rate`."""
         sample = np.asarray(sample, np.float64)
         if self._value is None:
             self._value, self._speed = sample.copy(), np.zeros_like(sample)
             return sample.copy()
-        speed = (sample - self._value) * self.rate
-        a = _alpha(self.config.derivative_cutoff, self.rate)
+        rate = self.rate if dt is None else 1.0 / max(dt, 1e-3)
+        speed = (sample - self._value) * rate
+        a = _alpha(self.config.derivative_cutoff, rate)
         self._speed = a * speed + (1 - a) * self._speed
         cutoff = self.config.min_cutoff + self.config.beta * np.abs(self._speed)
-        a = _alpha(cutoff, self.rate)
+        a = _alpha(cutoff, rate)
         self._value = a * sample + (1 - a) * self._value
         return self._value.copy()

@@ -28,12 +28,12 @@ import time
 import uuid
 from collections import OrderedDict
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -48,11 +48,13 @@ from emoca.methods import FAST_METHOD
 from emoca.output.capture import Capture, CapturedFace
 from emoca.output.writer import OutputWriter
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
+from emoca.serve.live import TAKE_FILES, LiveConfig, LiveStreams
 from emoca.texture.atlas import mesh_uv
 
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = STATIC / "vendor" / "three"
 FILES = ("params.json", "mesh.obj", "mesh.mtl", "texture.png", "face.glb", "take.csv", "overlay.png", "view.glb")
+SERVED = (*FILES, *TAKE_FILES)  # a live take's folder holds TAKE_FILES
 # The expressions the page's sliders move (in the browser, on view.glb's morph targets).
 SLIDERS = ("jawOpen", "mouthSmile_L", "mouthSmile_R", "browInnerUp_L", "browInnerUp_R", "eyeBlink_L", "eyeBlink_R",
            "mouthFunnel")
@@ -62,11 +64,12 @@ SLIDERS = ("jawOpen", "mouthSmile_L", "mouthSmile_R", "browInnerUp_L", "browInne
 class ServeConfig:
     """method: how photos are reconstructed (`emoca.methods.FAST_METHOD`: the regressor, under a second a
     photo here). max_upload_mb: larger uploads are refused before decoding.
-    keep: results kept on disk."""
+    keep: results kept on disk. live: the live mode's limits (`emoca.serve.live`)."""
 
     method: str = FAST_METHOD
     max_upload_mb: float = 20.0
     keep: int = 16
+    live: LiveConfig = field(default_factory=LiveConfig)
 
 
 class Results:
@@ -94,7 +97,7 @@ class Results:
     def file(self, key: str, name: str) -> Path | None:
         with self._lock:
             folder = self._order.get(key)
-        path = None if folder is None or name not in FILES else folder / name
+        path = None if folder is None or name not in SERVED else folder / name
         return path if path is not None and path.is_file() else None
 
     def discard(self, key: str) -> None:
@@ -114,12 +117,12 @@ class FacePage:
         self.config = config
         self.reconstructor = Reconstructor(ReconstructorConfig(method=config.method))
         self.writer = OutputWriter(self.reconstructor)
-        self._lock = threading.Lock()  # one reconstruction at a time: the models are not re-entrant
+        self.lock = threading.Lock()  # one reconstruction at a time: the models are not re-entrant
 
     def reconstruct(self, upload: Path, name: str, folder: Path) -> dict:
         """Reconstruct `upload` into `folder`; the page's JSON. Raises `InputError` for a bad photo."""
         started = time.perf_counter()
-        with self._lock:
+        with self.lock:
             try:
                 image = load_image(upload)
             except InputError as error:  # named as the user named it, not as the temporary file
@@ -141,9 +144,18 @@ class FacePage:
                 "timings_ms": {**{k: round(v, 1) for k, v in faces[0].timings_ms.items()},
                                "server_total": round(1000 * (time.perf_counter() - started), 1)}}
 
+    def head(self, folder: Path | None) -> Puppet:
+        """The head a live stream drives: the face captured in `folder` (its params.json and texture), or
+        ICT's mean face (None)."""
+        with self.lock:
+            if folder is None:
+                return Puppet.neutral(self.reconstructor.decoder)
+            capture = Capture(folder / "params.json")
+            return Puppet(self.reconstructor.decoder, capture.first_face(), capture.texture_png())
+
     def full_glb(self, folder: Path) -> None:
         """face.glb (every expression and gaze shape as a morph target), made when first asked for."""
-        with self._lock:
+        with self.lock:
             capture = Capture(folder / "params.json")
             face = capture.first_face()
             puppet = Puppet(self.reconstructor.decoder, face)
@@ -248,6 +260,26 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             return JSONResponse({"error": f"{name}: no such result (results are kept for the last "
                                           f"{config.keep} uploads)"}, 404)
         return FileResponse(path, filename=name)
+
+    live = LiveStreams(page.reconstructor, page.lock, config.live, results.new)
+    neutral_head = results.root / "head.glb"
+
+    @app.get("/api/live/head.glb")
+    async def head_glb() -> FileResponse:
+        """ICT's mean face with every expression and gaze shape as a morph target (made once)."""
+        if not neutral_head.is_file():
+            puppet = await run_in_threadpool(page.head, None)
+            await run_in_threadpool(write_animated_glb, neutral_head, puppet, [0.0],
+                                    [np.zeros(len(puppet.names) + 4)], [np.zeros(3)])
+        return FileResponse(neutral_head, filename="head.glb")
+
+    @app.websocket("/api/live")
+    async def live_stream(socket: WebSocket, head: str = "") -> None:
+        """A live stream driving the head of result `head` (a photo's capture), or ICT's mean face."""
+        params = results.file(head, "params.json") if head else None
+        puppet = await run_in_threadpool(page.head, None if params is None else params.parent)
+        url = f"/api/result/{head}/face.glb" if params is not None else "/api/live/head.glb"
+        await live.serve(socket, puppet, url)
 
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="page")
     return app
