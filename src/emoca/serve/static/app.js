@@ -1,15 +1,26 @@
 // The emoca page: upload a photo, show its head in 3D (three.js), pose it with sliders in the browser.
 // State for tests and users: document.body.dataset.state is empty | busy | ready | error;
 // window.emoca.lastMs is the time from the upload's start to the viewer's first frame of the new head.
+// Live mode (live.js): document.body.dataset.live is off | connecting | on, window.emoca.live its figures.
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+import { record, startLive, stopLive } from "./live.js";
 
 const $ = (id) => document.getElementById(id);
 window.emoca = { lastMs: null };
 
+function rendererName() {
+  const gl = document.createElement("canvas").getContext("webgl2");
+  const info = gl && gl.getExtension("WEBGL_debug_renderer_info");
+  return info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+}
+
 const canvas = $("viewer");
-const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
+// A software WebGL (SwiftShader: no GPU, as on a headless server) spends 100-150 ms a frame here on the
+// multisampled, morphing head: there the page draws without multisampling, and live mode once an answer.
+const software = /swiftshader|llvmpipe|software/i.test(rendererName());
+const renderer = new THREE.WebGLRenderer({ canvas, antialias: !software, preserveDrawingBuffer: true });
 renderer.setPixelRatio(1);
 renderer.setSize(480, 480, false);
 const scene = new THREE.Scene();
@@ -45,6 +56,14 @@ function morphMesh(root) {
 
 async function showHead(url, sliders) {
   const gltf = await new GLTFLoader().loadAsync(url);
+  stopLive();
+  const mesh = place(gltf);
+  buildSliders(mesh, sliders);
+  draw();
+}
+
+// Put a loaded head in the scene (the previous one goes), framed; returns its morphing mesh.
+function place(gltf) {
   if (head) scene.remove(head);
   head = gltf.scene;
   const mesh = morphMesh(head);
@@ -59,8 +78,7 @@ async function showHead(url, sliders) {
   camera.position.set(0, 0, 0.75 * Math.max(...box.getSize(new THREE.Vector3()).toArray()) / Math.tan(0.17));
   camera.lookAt(0, 0, 0);
   scene.add(head);
-  buildSliders(mesh, sliders);
-  draw();
+  return mesh;
 }
 
 // view.glb holds the face as captured; a slider at v moves its shape by v minus the captured weight.
@@ -118,6 +136,7 @@ async function upload(file, name) {
     const answer = await response.json().catch(() => ({ error: `${name}: the server answered ${response.status}` }));
     if (!response.ok) throw new Error(answer.error || `${name}: the server answered ${response.status}`);
     showNumbers(answer);
+    window.emoca.resultId = answer.id;
     await showHead(answer.files["view.glb"], answer.sliders);
     await new Promise((done) => requestAnimationFrame(() => done()));
     window.emoca.lastMs = performance.now() - started;
@@ -151,6 +170,18 @@ drop.addEventListener("drop", (event) => {
 
 if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {  // secure contexts: localhost, https
   $("webcam").hidden = false;
+  $("live").hidden = false;
+  $("live").addEventListener("click", async () => {
+    if (document.body.dataset.live !== "off") { stopLive(); return; }
+    try {
+      if (!$("camera").srcObject) $("camera").srcObject = await navigator.mediaDevices.getUserMedia({ video: true });
+      $("camera").hidden = false;
+      await startLive($("camera"), window.emoca.resultId, { draw, place, software });
+    } catch (error) {
+      stopLive();
+      setState("error", `live: ${error.message}`);
+    }
+  });
   $("webcam").addEventListener("click", async () => {
     try {
       $("camera").srcObject = await navigator.mediaDevices.getUserMedia({ video: true });
@@ -160,6 +191,7 @@ if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {  // secure 
       setState("error", `webcam: ${error.message}`);
     }
   });
+  $("record").addEventListener("click", () => record($("record").textContent === "Record"));
   $("snap").addEventListener("click", () => {
     const video = $("camera");
     const still = Object.assign(document.createElement("canvas"), { width: video.videoWidth, height: video.videoHeight });
