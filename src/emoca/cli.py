@@ -80,7 +80,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.max_upload_mb <= 1024:
         raise InputError("--max-upload-mb", "must be between 0 and 1024")
-    config = ServeConfig(method=args.method, max_upload_mb=args.max_upload_mb)
+    if not 0 < args.upload_timeout <= 3600:
+        raise InputError("--upload-timeout", "must be between 0 and 3600 seconds")
+    config = ServeConfig(method=args.method, max_upload_mb=args.max_upload_mb, upload_timeout_s=args.upload_timeout)
     app = create_app(config)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"emoca: warning: listening on {args.host}, not only this machine: anyone who can reach it can "
@@ -219,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--method", choices=METHODS, default=FAST_METHOD,
                        help=f"how uploads are reconstructed (default {FAST_METHOD})")
     serve.add_argument("--max-upload-mb", type=float, default=20.0, help="larger uploads are refused (default 20)")
+    serve.add_argument("--upload-timeout", type=float, default=30.0, metavar="S",
+                       help="an upload's body must arrive within S seconds (default 30)")
     _add_resource_options(serve)
     serve.set_defaults(run=_serve)
     return parser

@@ -21,6 +21,7 @@ Only the last `keep` results are kept (older folders are deleted); the temporary
 server stops. Nothing is written anywhere else.
 """
 
+import asyncio
 import shutil
 import tempfile
 import threading
@@ -64,11 +65,16 @@ SLIDERS = ("jawOpen", "mouthSmile_L", "mouthSmile_R", "browInnerUp_L", "browInne
 class ServeConfig:
     """method: how photos are reconstructed (`emoca.methods.FAST_METHOD`: the regressor, under a second a
     photo here). max_upload_mb: larger uploads are refused before decoding.
-    keep: results kept on disk. live: the live mode's limits (`emoca.serve.live`)."""
+    keep: results kept on disk. max_waiting: uploads reconstructing or waiting for their turn; more
+    are answered 503 ("busy, retry", with Retry-After) instead of queueing without end.
+    upload_timeout_s: an upload's whole body must arrive within this (408 otherwise: a client sending a
+    byte at a time holds no worker). live: the live mode's limits (`emoca.serve.live`)."""
 
     method: str = FAST_METHOD
     max_upload_mb: float = 20.0
     keep: int = 16
+    max_waiting: int = 8
+    upload_timeout_s: float = 30.0
     live: LiveConfig = field(default_factory=LiveConfig)
 
 
@@ -217,15 +223,37 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     def health() -> dict:
         return {"ok": True, "method": config.method}
 
+    waiting = [0]  # uploads admitted and not yet answered (changed on the event loop only)
+
     @app.post("/api/reconstruct")
     async def reconstruct(request: Request) -> JSONResponse:
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return JSONResponse({"error": "upload: send the photo as multipart/form-data (a form field "
+                                          "named photo)"}, 415)
         too_large = f"larger than the {config.max_upload_mb:g} MB limit"
-        declared = int(request.headers.get("content-length") or 0)
+        try:
+            declared = int(request.headers.get("content-length") or 0)
+        except ValueError:
+            return JSONResponse({"error": "upload: its Content-Length is not a number"}, 400)
         if declared > limit + 64 * 1024:  # refused on the declared size, never decoded
             await _discard_body(request, DRAIN_MB * 1024 * 1024)
             return JSONResponse({"error": f"upload: {too_large}"}, 413)
+        if waiting[0] >= config.max_waiting:
+            return JSONResponse({"error": f"busy: {waiting[0]} uploads ahead of this one, retry in a few "
+                                          "seconds"}, 503, headers={"Retry-After": "5", "Connection": "close"})
+        waiting[0] += 1
         try:
-            form = await request.form(max_files=1, max_fields=4, max_part_size=limit)
+            return await _reconstruct(request, limit, too_large)
+        finally:
+            waiting[0] -= 1
+
+    async def _reconstruct(request: Request, limit: int, too_large: str) -> JSONResponse:
+        try:
+            form = await asyncio.wait_for(request.form(max_files=1, max_fields=4, max_part_size=limit),
+                                          config.upload_timeout_s)
+        except TimeoutError:
+            return JSONResponse({"error": f"upload: the body did not arrive within {config.upload_timeout_s:g} s"},
+                                408, headers={"Connection": "close"})
         except Exception as error:  # noqa: BLE001 - a malformed or oversized form: one line
             return JSONResponse({"error": f"upload: not a photo upload ({error})"}, 400)
         photo = form.get("photo")
