@@ -40,7 +40,8 @@ def server(tmp_path_factory):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen([sys.executable, "-m", "emoca.cli", "serve", "--port", str(port), "--max-upload-mb",
-                                "1", "--upload-timeout", "3"], env={**os.environ, "TMPDIR": str(temporary)}, stderr=subprocess.PIPE, text=True)
+                                "1", "--upload-timeout", "3"], env={**os.environ, "TMPDIR": str(temporary)},
+                               stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -325,7 +326,8 @@ def _y4m(frames: int, out: Path) -> Path:
         for index, frame in enumerate(VideoReader(VIDEO)):
             if index == frames:
                 break
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(640, 360, "yuv420p")):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(640, 360, "yuv420p")
+            for packet in stream.encode(picture):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

@@ -85,7 +85,8 @@ class LiveTracker:
         """One (H, W, 3) uint8 RGB frame captured at `time_s` (seconds, increasing)."""
         started = time.perf_counter()
         reconstructor = self.reconstructor
-        found = reconstructor.landmarker.track(image, self._previous) if self._previous else reconstructor.landmarker(image)
+        landmarker = reconstructor.landmarker
+        found = landmarker.track(image, self._previous) if self._previous else landmarker(image)
         self._previous = found[:1]
         if not found:
             self.reset()
