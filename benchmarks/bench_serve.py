@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from emoca.cli import main as emoca
@@ -52,17 +54,13 @@ def resident_mb(pid: int) -> float:
     return float("nan")
 
 
-def main() -> None:
-    from playwright.sync_api import sync_playwright
-
-    if shutil.which("chromium") is None:
-        print("  skipped: Chromium is not installed (Debian: apt-get install chromium)")
-        return
-    own = own_time()
+@contextmanager
+def serving(*options: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`emoca serve` on a free port (with `options`), ready: (its process, its URL); stopped after."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "emoca.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "emoca.cli", "serve", "--port", str(port), *options],
                               stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -72,6 +70,20 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.5)
+        yield server, url
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    if shutil.which("chromium") is None:
+        print("  skipped: Chromium is not installed (Debian: apt-get install chromium)")
+        return
+    own = own_time()
+    with serving() as (server, url):
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
             page = browser.new_page()
@@ -84,9 +96,6 @@ def main() -> None:
                 page_ms.append(page.evaluate("window.emoca.lastMs"))
                 memory.append(resident_mb(server.pid))
             browser.close()
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
     page_s = statistics.median(page_ms[1:]) / 1000
     print("London smiling/001, --method regress, this machine, nothing else running:")
     print(f"  emoca reconstruct's own time for the photo (median of 3): {own:.2f} s")

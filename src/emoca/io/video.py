@@ -164,3 +164,22 @@ class VideoWriter:
                 self._atomic.__exit__(kind or InputError, value or failure, traceback)
         if failure is not None:
             raise failure
+
+
+def write_y4m(path: str | Path, frames: Iterator[np.ndarray], fps: float, size: tuple[int, int]) -> int:
+    """Raw YUV 4:2:0 frames in a YUV4MPEG2 file (what Chromium's fake camera plays, looped:
+    `--use-file-for-fake-video-capture`), each (H, W, 3) uint8 RGB frame scaled to `size` (width,
+    height, even); written atomically; returns the frame count."""
+    count = 0
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="yuv4mpegpipe") as container:
+        stream = container.add_stream("rawvideo", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            for packet in stream.encode(picture.reformat(size[0], size[1], "yuv420p")):
+                container.mux(packet)
+            count += 1
+        for packet in stream.encode():
+            container.mux(packet)
+    return count

@@ -28,16 +28,19 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from emoca.animation.exports import animation_row, export_arkit_csv, write_animated_glb
@@ -52,6 +55,7 @@ from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.serve.live import TAKE_FILES, LiveConfig, LiveStreams
 from emoca.texture.atlas import mesh_uv
 
+T = TypeVar("T")
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = STATIC / "vendor" / "three"
 FILES = ("params.json", "mesh.obj", "mesh.mtl", "texture.png", "face.glb", "take.csv", "overlay.png", "view.glb")
@@ -117,32 +121,39 @@ class Results:
 
 
 class FacePage:
-    """The models, loaded once, and what one upload does."""
+    """The models, loaded once, and what one upload does. The models are not re-entrant, and every use
+    of them runs on one worker thread (`run`): calls wait their turn in order, and torch's, OpenMP's and
+    MediaPipe's per-thread pools are made once (8 uploads at once from the event loop's thread pool,
+    one thread each, grew the server by 410 MB; 30-70 MB more for the next eights)."""
 
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.reconstructor = Reconstructor(ReconstructorConfig(method=config.method))
         self.writer = OutputWriter(self.reconstructor)
-        self.lock = threading.Lock()  # one reconstruction at a time: the models are not re-entrant
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="emoca-models",
+                                         initializer=torch.set_grad_enabled, initargs=(False,))
+
+    async def run(self, function: Callable[..., T], *args: object) -> T:
+        """`function(*args)` on the models' thread, awaited."""
+        return await asyncio.get_running_loop().run_in_executor(self.worker, partial(function, *args))
 
     def reconstruct(self, upload: Path, name: str, folder: Path) -> dict:
         """Reconstruct `upload` into `folder`; the page's JSON. Raises `InputError` for a bad photo."""
         started = time.perf_counter()
-        with self.lock:
-            try:
-                image = load_image(upload)
-            except InputError as error:  # named as the user named it, not as the temporary file
-                raise InputError(name, error.reason) from None
-            faces = self.reconstructor.reconstruct(image)
-            if not faces:
-                raise InputError(name, "no face found")
-            faces = faces[:1]
-            self.writer.photo(Path(name), folder, image, faces, started, colour_render=False)  # not shown
-            capture = Capture(folder / "params.json")
-            face = capture.first_face()
-            puppet = Puppet(self.reconstructor.decoder, face)
-            write_view_glb(folder / "view.glb", puppet, face, capture.texture_png())
-            export_arkit_csv(capture, folder / "take.csv", pose=True, names=puppet.names)
+        try:
+            image = load_image(upload)
+        except InputError as error:  # named as the user named it, not as the temporary file
+            raise InputError(name, error.reason) from None
+        faces = self.reconstructor.reconstruct(image)
+        if not faces:
+            raise InputError(name, "no face found")
+        faces = faces[:1]
+        self.writer.photo(Path(name), folder, image, faces, started, colour_render=False)  # not shown
+        capture = Capture(folder / "params.json")
+        face = capture.first_face()
+        puppet = Puppet(self.reconstructor.decoder, face)
+        write_view_glb(folder / "view.glb", puppet, face, capture.texture_png())
+        export_arkit_csv(capture, folder / "take.csv", pose=True, names=puppet.names)
         emotion = faces[0].emotion
         sliders = dict(zip(SLIDERS, face.weights_in(SLIDERS).tolist(), strict=True))
         return {"expression": face_json(face), "sliders": sliders,
@@ -153,21 +164,18 @@ class FacePage:
     def head(self, folder: Path | None) -> Puppet:
         """The head a live stream drives: the face captured in `folder` (its params.json and texture), or
         ICT's mean face (None)."""
-        with self.lock:
-            if folder is None:
-                return Puppet.neutral(self.reconstructor.decoder)
-            capture = Capture(folder / "params.json")
-            return Puppet(self.reconstructor.decoder, capture.first_face(), capture.texture_png())
+        if folder is None:
+            return Puppet.neutral(self.reconstructor.decoder)
+        capture = Capture(folder / "params.json")
+        return Puppet(self.reconstructor.decoder, capture.first_face(), capture.texture_png())
 
     def full_glb(self, folder: Path) -> None:
         """face.glb (every expression and gaze shape as a morph target), made when first asked for."""
-        with self.lock:
-            capture = Capture(folder / "params.json")
-            face = capture.first_face()
-            puppet = Puppet(self.reconstructor.decoder, face)
-            write_animated_glb(folder / "face.glb", puppet, [0.0], [animation_row(face, puppet.names)],
-                               [np.zeros(3)], capture.texture_png())
-
+        capture = Capture(folder / "params.json")
+        face = capture.first_face()
+        puppet = Puppet(self.reconstructor.decoder, face)
+        write_animated_glb(folder / "face.glb", puppet, [0.0], [animation_row(face, puppet.names)],
+                           [np.zeros(3)], capture.texture_png())
 
 def write_view_glb(path: Path, puppet: Puppet, face: CapturedFace, texture_png: bytes | None = None) -> None:
     """The page's light GLB: the face as captured (expression and gaze, no head rotation) with only the
@@ -214,6 +222,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
+        page.worker.shutdown(cancel_futures=True)
         results.close()  # the temporary folder goes with the server
 
     app = FastAPI(title="emoca", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
@@ -267,7 +276,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         try:
             with open(upload, "wb") as out:
                 shutil.copyfileobj(photo.file, out)
-            answer = await run_in_threadpool(page.reconstruct, upload, name, folder)  # the page stays served
+            answer = await page.run(page.reconstruct, upload, name, folder)  # the page stays served
         except InputError as error:
             results.discard(key)
             return JSONResponse({"error": str(error)}, 400)
@@ -280,24 +289,24 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         return JSONResponse({"id": key, **answer, "files": {n: f"/api/result/{key}/{n}" for n in FILES}})
 
     @app.get("/api/result/{key}/{name}")
-    def result(key: str, name: str):
+    async def result(key: str, name: str):
         if name == "face.glb" and results.file(key, name) is None and results.file(key, "params.json") is not None:
-            page.full_glb(results.file(key, "params.json").parent)
+            await page.run(page.full_glb, results.file(key, "params.json").parent)
         path = results.file(key, name)
         if path is None:
             return JSONResponse({"error": f"{name}: no such result (results are kept for the last "
                                           f"{config.keep} uploads)"}, 404)
         return FileResponse(path, filename=name)
 
-    live = LiveStreams(page.reconstructor, page.lock, config.live, results.new)
+    live = LiveStreams(page.reconstructor, page.run, config.live, results.new)
     neutral_head = results.root / "head.glb"
 
     @app.get("/api/live/head.glb")
     async def head_glb() -> FileResponse:
         """ICT's mean face with every expression and gaze shape as a morph target (made once)."""
         if not neutral_head.is_file():
-            puppet = await run_in_threadpool(page.head, None)
-            await run_in_threadpool(write_animated_glb, neutral_head, puppet, [0.0],
+            puppet = await page.run(page.head, None)
+            await page.run(write_animated_glb, neutral_head, puppet, [0.0],
                                     [np.zeros(len(puppet.names) + 4)], [np.zeros(3)])
         return FileResponse(neutral_head, filename="head.glb")
 
@@ -305,7 +314,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     async def live_stream(socket: WebSocket, head: str = "") -> None:
         """A live stream driving the head of result `head` (a photo's capture), or ICT's mean face."""
         params = results.file(head, "params.json") if head else None
-        puppet = await run_in_threadpool(page.head, None if params is None else params.parent)
+        puppet = await page.run(page.head, None if params is None else params.parent)
         url = f"/api/result/{head}/face.glb" if params is not None else "/api/live/head.glb"
         await live.serve(socket, puppet, url)
 

@@ -23,14 +23,12 @@ The server closes with 1003 on text that is not JSON, 1009 on a message over the
 
 import json
 import struct
-import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from emoca.animation.arkit_csv import ArkitFrame, write_arkit_csv
@@ -105,13 +103,13 @@ def frame_json(frame: LiveFrame) -> dict:
 
 
 class LiveStreams:
-    """What every live stream shares: the reconstructor and the lock that serialises its models (the
-    page's uploads take it too), the streams' count, and where takes are written (`new_folder()` ->
-    (key, folder), a fresh results folder)."""
+    """What every live stream shares: the reconstructor, `run` (awaits a call on the models' one thread,
+    `emoca.serve.app.FacePage.run`, which the page's uploads share), the streams' count, and where takes
+    are written (`new_folder()` -> (key, folder), a fresh results folder)."""
 
-    def __init__(self, reconstructor: Reconstructor, lock: threading.Lock, config: LiveConfig,
+    def __init__(self, reconstructor: Reconstructor, run: Callable[..., Awaitable], config: LiveConfig,
                  new_folder: Callable[[], tuple[str, Path]]) -> None:
-        self.reconstructor, self.lock, self.config, self.new_folder = reconstructor, lock, config, new_folder
+        self.reconstructor, self.run, self.config, self.new_folder = reconstructor, run, config, new_folder
         self.count = 0  # changed on the event loop only
 
     async def serve(self, socket: WebSocket, puppet: Puppet, head_url: str) -> None:
@@ -149,12 +147,12 @@ class LiveStreams:
                 if len(data) > limit:  # uvicorn's own limit closes far larger messages (1009)
                     await socket.close(1009, f"frame over {self.config.max_frame_kb} kB")
                     return
-                answer, frame = await run_in_threadpool(self._frame, tracker, data, count)
+                answer, frame = await self.run(self._frame, tracker, data, count)
                 await socket.send_json(answer)
                 if take is not None and frame is not None:
                     take.frames.append(frame)
                     if take.seconds >= self.config.max_take_s:
-                        await socket.send_json(await run_in_threadpool(self._end_take, take, puppet))
+                        await socket.send_json(await self.run(self._end_take, take, puppet))
                         take = None
                 continue
             try:
@@ -166,7 +164,7 @@ class LiveStreams:
                 take = LiveTake()
             elif isinstance(command, dict) and command.get("record") is False:
                 if take is not None:
-                    await socket.send_json(await run_in_threadpool(self._end_take, take, puppet))
+                    await socket.send_json(await self.run(self._end_take, take, puppet))
                 take = None
             elif isinstance(command, dict) and command.get("reset") is True:
                 tracker.reset()
@@ -185,14 +183,12 @@ class LiveStreams:
             image = image_from_bytes(data[8:], name, self.config.max_frame_megapixels)
         except InputError as error:
             return {"type": "error", "t": time_ms, "error": str(error)}, None
-        with self.lock:
-            frame = tracker(image, time_ms / 1000)
+        frame = tracker(image, time_ms / 1000)
         return {**frame_json(frame), "t": time_ms}, frame
 
     def _end_take(self, take: LiveTake, puppet: Puppet) -> dict:
         key, folder = self.new_folder()
-        with self.lock:
-            written = take.write(folder, puppet)
+        written = take.write(folder, puppet)
         if not written:
             return {"type": "error", "error": "take: no face in it, nothing written"}
         return {"type": "take", "frames": written, "seconds": round(take.seconds, 2),

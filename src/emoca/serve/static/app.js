@@ -20,6 +20,7 @@ const canvas = $("viewer");
 // A software WebGL (SwiftShader: no GPU, as on a headless server) spends 100-150 ms a frame here on the
 // multisampled, morphing head: there the page draws without multisampling, and live mode once an answer.
 const software = /swiftshader|llvmpipe|software/i.test(rendererName());
+document.body.dataset.webgl = software ? "software" : "hardware";
 const renderer = new THREE.WebGLRenderer({ canvas, antialias: !software, preserveDrawingBuffer: true });
 renderer.setPixelRatio(1);
 renderer.setSize(480, 480, false);
