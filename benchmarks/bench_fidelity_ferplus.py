@@ -33,10 +33,7 @@ from emoca.train.regressor_data import _upsampled_fer
 # FER+'s classes as the judge names them (contempt: none).
 # Rows other than a method's name: (method, emoca's emotion weight or None, expression encoder or None).
 ROWS = {"emoca-noemotion": ("emoca", 0.0, None),  # the test-time control: emoca without its emotion term
-        "regress-noemotion": ("regress", None, "src/emoca/weights/regressor_expression_noemotion.safetensors"),
-        # issue 38's candidates (models/next/): stage 2 reading the recogniser's features, and its control
-        "next": ("regress", None, "models/next/regressor_expression.safetensors"),
-        "next-noemotion": ("regress", None, "models/next/regressor_expression_noemotion.safetensors")}
+        "regress-noemotion": ("regress", None, "src/emoca/weights/regressor_expression_noemotion.safetensors")}
 JUDGE_NAME = {"neutral": "neutral", "happy": "happy", "sad": "sad", "surprise": "surprise", "fear": "fear",
               "disgust": "disgust", "anger": "angry"}
 

@@ -2,7 +2,7 @@
 beside the image recogniser, per reconstruction method, and MediaPipe's 52 blendshapes through the same
 MLP.
 
-Run: `.venv/bin/python benchmarks/bench_geometry_emotion.py` (part of `make bench`; needs the regressor's
+Run: `.venv/bin/python benchmarks/bench_geometry_emotion.py [--rows regress,mediapipe]` (part of `make bench`; needs the regressor's
 face caches with FER+ test: `python -m emoca.train.regressor_data --test`, and the fitter's expressions
 of `emoca.train.geometry_emotion.FIT_SUBSETS`: `python -m emoca.train.geometry_emotion --method fit
 --fit-only ferplus_train ferplus_valid wild_valid ferplus_test`). Every geometry row is an MLP trained
@@ -15,6 +15,7 @@ above MediaPipe's blendshapes on both; the MLP under 1 ms a face. Our data have 
 labels, so V/A columns are not reported (`emoca.metrics` has them, tested on known answers).
 """
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -101,6 +102,9 @@ def recogniser_probabilities(name: str, rows: np.ndarray | None = None) -> np.nd
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
+    chosen = parser.parse_args().rows.split(",")
     missing = [n for n in (*TRAIN_SOURCES, SELECTION_SOURCE, *REPORTED) if not (CACHE / f"{n}.npz").exists()]
     if missing:
         print(f"bench_geometry_emotion: caches missing ({', '.join(missing)}); "
@@ -117,6 +121,8 @@ def main() -> None:
           f"{scores(recogniser_probabilities('ferplus_test', subset), fer[subset])} | {share} | - |", flush=True)
     config = HeadTraining()
     for method, label in ROWS.items():
+        if method not in chosen:
+            continue
         if method == "mediapipe" and face_landmarker() is None:
             print(f"| {label} | not measured: the benchmark extra (requirements-bench.txt) is not installed |")
             continue

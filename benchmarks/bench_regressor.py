@@ -36,10 +36,6 @@ ROWS = {
     "stage2-noemotion": ["--method", "regress", "--expression-encoder",
                          "src/emoca/weights/regressor_expression_noemotion.safetensors"],
     "stage2": ["--method", "regress"],
-    # Issue 38's candidates (models/next/, not yet shipped): stage 2 reading the recogniser's features.
-    "next-noemotion": ["--method", "regress", "--expression-encoder",
-                       "models/next/regressor_expression_noemotion.safetensors"],
-    "next": ["--method", "regress", "--expression-encoder", "models/next/regressor_expression.safetensors"],
     "regress+fit": ["--method", "regress+fit"],
     "regress+identity": ["--method", "regress+identity"],
     "emoca-noemotion": ["--method", "emoca", "--emotion-weight", "0"],
