@@ -16,6 +16,14 @@ offline), and three JSON/file endpoints:
   Face), `overlay.png`, and `view.glb` (what the viewer shows: the captured face with the `SLIDERS`'
   shapes as morph targets, posed by the page's sliders in the browser without a new reconstruction).
 - `GET /api/health`.
+- `GET /api/live/head.glb` (ICT's mean face with every expression and gaze shape as morph targets) and
+  the live WebSocket `/api/live?head=ID` (`emoca.serve.live`: webcam frames up, weights down; the head of
+  upload ID when given, else the mean face; a take written as `take.csv` and `take.glb`).
+
+Under load and attack: every use of the models runs on one worker thread in order; more than
+`max_waiting` uploads are answered 503 with Retry-After; a body that does not arrive within
+`upload_timeout_s` gets 408 (others are served meanwhile); a non-multipart upload 415; paths outside
+the results are 404 (results are looked up by id and a fixed list of names, never joined from the URL).
 
 Only the last `keep` results are kept (older folders are deleted); the temporary folder goes when the
 server stops. Nothing is written anywhere else.
