@@ -101,6 +101,8 @@ def readme_table(figures: dict) -> list[str]:
         seconds = row.get("photo_seconds_median")
         time = "–" if seconds is None else f"{1000 * seconds:.0f} ms"
         label = name if method == name else f"{method} ({name})"
+        if "measured" in row:  # a row kept from an earlier run (what it was run with, when)
+            label += f" ({row['measured']})"
         lines.append(f"| {label} | {get('wild_valid.agreement', '%')} | {get('wild_valid.render_accuracy', '%')} | "
                      f"{get('agreement', '%', fer)} | {get('helen_test.nme', '%')} / "
                      f"{get('helen_test.failure', '%')} | {get('london.smiles', '%')} / "
