@@ -4,11 +4,12 @@ MLP.
 
 Run: `.venv/bin/python benchmarks/bench_geometry_emotion.py [--rows regress,mediapipe]` (part of `make
 bench`; needs the regressor's face caches with FER+ test: `python -m emoca.train.regressor_data --test`,
-and the fitter's expressions of `emoca.train.geometry_emotion.FIT_SUBSETS`:
-`python -m emoca.train.geometry_emotion --method fit --fit-only ferplus_train ferplus_valid wild_valid
+and the fitter's expressions of `emoca.train.geometry_emotion.FIT_SUBSETS`: `python -m
+emoca.train.geometry_emotion --method fit --fit-only ferplus_train ferplus_valid wild_valid
 ferplus_test`). Every geometry row is an MLP trained here by `emoca.train.geometry_emotion.train_head`
 (expressions_wild train + FER+ train, best epoch on FER+ valid); each row reports on expressions_wild
-valid (every cached face) and FER+ test (every cached face, and the seeded 300 the fitter reconstructs, where all rows are compared on the same faces).
+valid (every cached face) and FER+ test (every cached face, and the seeded 300 the fitter
+reconstructs, where all rows are compared on the same faces).
 Targets (issue "Emotion from geometry"): stage 2 within 3 points of the image recogniser on
 expressions_wild valid and within 5 on FER+ test; >= 5 points above stage 1 and the fitter on both;
 above MediaPipe's blendshapes on both; the MLP under 1 ms a face. Our data have no valence/arousal
