@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORT = FIGURES.parent / "index.html"
 README = ROOT / "README.md"
 ABLATION_ORDER = ("fit", "fit+emotion", "stage2-noemotion", "stage2", "regress+fit", "emoca-noemotion", "emoca")
-METHOD_OF_ROW = {"stage2": "regress", "stage2-noemotion": "regress-noemotion"}  # bench_regressor's row names where they differ from the method's
+# bench_regressor's row names where they differ from the method's (bench_fidelity_ferplus's)
+METHOD_OF_ROW = {"stage2": "regress", "stage2-noemotion": "regress-noemotion"}
 
 
 def _flat(row: dict) -> dict[str, object]:
