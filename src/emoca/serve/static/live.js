@@ -78,7 +78,6 @@ async function answer(state, message) {
     stats.answers += 1;
     stats.fps = state.answerTimes.length;
     stats.latencyMs = median(state.latencies);
-    stats.serverMs = message.ms && message.ms.total;
     if (message.found) {
       if (stats.weights && message.weights.some((w, i) => w !== stats.weights[i])) stats.changes += 1;
       stats.weights = message.weights;
@@ -108,9 +107,9 @@ async function answer(state, message) {
   }
 }
 
-// Send the camera's current frame while the server has room (called each display frame and on each answer).
+// Send the camera's current frame if the server has room (called each display frame and on each answer).
 function pump(state) {
-  while (state.inFlight < state.limit && state.video.readyState >= 2 && state.socket.readyState === WebSocket.OPEN) {
+  if (state.inFlight < state.limit && state.video.readyState >= 2 && state.socket.readyState === WebSocket.OPEN) {
     state.inFlight += 1;
     send(state, performance.now());
   }
@@ -126,8 +125,6 @@ function tick(state) {
   state.frame = requestAnimationFrame(() => tick(state));
 }
 
-// toDataURL encodes at once; Chromium runs toBlob and convertToBlob in idle time, which a page drawing
-// every display frame hardly has (frames waited 1.3-2 s for their JPEG).
 // Move the shown weights and rotation a fraction `k` of the way to the last answer's, and draw.
 function show(state, k) {
   if (!state.target || !state.mesh) return;
@@ -167,6 +164,8 @@ function cpuMorph(mesh) {
   return { count: deltas.length, apply };
 }
 
+// toDataURL encodes at once; Chromium runs toBlob and convertToBlob in idle time, which a page drawing
+// every display frame hardly has (frames waited 1.3-2 s for their JPEG).
 function send(state, captured) {
   const video = state.video;
   const scale = Math.min(1, MAX_SIDE / Math.max(video.videoWidth, video.videoHeight));
