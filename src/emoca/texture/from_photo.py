@@ -47,7 +47,7 @@ class TextureConfig:
     mostly hidden when less than this share of the frontal face's texels is seen."""
 
     size: int = 512  # a 1024 x 512 image: the face's tile is 512 px square (DECA's UV texture: 256 px)
-    work_rows: int = 256
+    work_rows: int = 192  # chosen on HELEN trainset (benchmarks/tune_texture.py): 256 rows cost 62 ms a face
     sharpness: float = 2.0
     feather: float = 3.0
     mirror: float = 0.5
