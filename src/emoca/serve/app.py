@@ -60,7 +60,7 @@ from emoca.methods import FAST_METHOD
 from emoca.output.capture import Capture, CapturedFace
 from emoca.output.writer import OutputWriter
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
-from emoca.serve.live import TAKE_FILES, LiveConfig, LiveStreams
+from emoca.serve.live import TAKE_FILES, LiveLimits, LiveStreams
 from emoca.texture.atlas import mesh_uv
 
 T = TypeVar("T")
@@ -87,7 +87,7 @@ class ServeConfig:
     keep: int = 16
     max_waiting: int = 8
     upload_timeout_s: float = 30.0
-    live: LiveConfig = field(default_factory=LiveConfig)
+    live: LiveLimits = field(default_factory=LiveLimits)
 
 
 class Results:

@@ -3,7 +3,7 @@ the face's morph-target weights, head rotation, gaze and emotion; a take recorde
 
 Transport: WebSocket (RFC 6455) through uvicorn with the `websockets` library (maintained, sans-I/O core,
 bounded message size and queue): one connection carries frames up and answers down with no per-frame
-request set-up, and the browser has it built in. The browser keeps at most `LiveConfig.in_flight` frames
+request set-up, and the browser has it built in. The browser keeps at most `LiveLimits.in_flight` frames
 unanswered and drops the camera's frames meanwhile, so a slow server means fewer answers, never a queue.
 
 Messages, client to server:
@@ -44,7 +44,7 @@ TAKE_FILES = ("take.csv", "take.glb")
 
 
 @dataclass
-class LiveConfig:
+class LiveLimits:
     """max_streams: live streams at once (each costs a frame's compute). max_frame_kb: a frame message's
     size limit (the browser sends 640-px JPEGs of 30-80 kB). max_frame_megapixels: a frame's declared
     size limit, checked before decoding. max_take_s: a take's length limit (seconds; memory stays
@@ -107,7 +107,7 @@ class LiveStreams:
     `emoca.serve.app.FacePage.run`, which the page's uploads share), the streams' count, and where takes
     are written (`new_folder()` -> (key, folder), a fresh results folder)."""
 
-    def __init__(self, reconstructor: Reconstructor, run: Callable[..., Awaitable], config: LiveConfig,
+    def __init__(self, reconstructor: Reconstructor, run: Callable[..., Awaitable], config: LiveLimits,
                  new_folder: Callable[[], tuple[str, Path]]) -> None:
         self.reconstructor, self.run, self.config, self.new_folder = reconstructor, run, config, new_folder
         self.count = 0  # changed on the event loop only
