@@ -111,7 +111,7 @@ def test_fit_on_cuda_agrees_with_the_cpu():
     assert difference.norm(dim=-1).max() < 0.5  # pixels
 
 
-def test_a_warm_fit_that_holds_the_expression_moves_only_the_rest(ict_model):
+def test_a_warm_fit_that_holds_the_expression_or_the_identity_moves_only_the_rest(ict_model):
     decoder = FaceDecoder(ict_model)
     generator = torch.Generator().manual_seed(3)
     truth = decoder.neutral(1).replace(identity=torch.randn(1, ict_model.n_identity, generator=generator) * 0.8,
@@ -126,6 +126,9 @@ def test_a_warm_fit_that_holds_the_expression_moves_only_the_rest(ict_model):
     assert torch.equal(held.expression, start.expression)
     assert not torch.equal(free.expression, start.expression)
     assert not torch.equal(held.identity, start.identity)
+    kept = PhotoFitter(decoder, replace(short, hold_identity=True)).predict(targets, init=start)
+    assert torch.equal(kept.identity, start.identity)  # the regressor's identity, kept (`--method emoca`)
+    assert not torch.equal(kept.expression, start.expression)
 
 
 def test_the_closed_form_camera_puts_a_face_back_on_its_points(ict_model):

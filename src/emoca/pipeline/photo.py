@@ -48,7 +48,8 @@ from emoca.targets import FaceTargets, face_targets
 class EmocaConfig:
     """`--method emoca`'s refinement of the regressor (`emoca.predictors.emoca`): the short fit's steps
     (pose, shape, appearance), the pull of the expression towards the regressor's (`start_expression`, per
-    squared weight), the emotion stage's steps, rate, emotion weight and render size (pixels)."""
+    squared weight), the emotion stage's steps, rate, emotion weight and render size (pixels), and whether
+    the identity stays at the regressor's (`hold_identity`)."""
 
     steps: tuple[int, int, int] = (10, 30, 10)
     start_expression: float = 0.05
@@ -56,6 +57,7 @@ class EmocaConfig:
     emotion_rate: float = 0.02
     emotion_weight: float = 1.0
     render_size: int = 64
+    hold_identity: bool = True  # the regressor's identity head tells people apart; a short fit did not
 
 
 @dataclass
@@ -181,7 +183,7 @@ class Reconstructor:
                           test_emotion=emoca.emotion_weight)
         return replace(self.config.fit, pose_steps=pose, shape_steps=shape, appearance_steps=appearance,
                        emotion_steps=emoca.emotion_steps, emotion_rate=emoca.emotion_rate,
-                       emotion_render_size=emoca.render_size, weights=weights)
+                       emotion_render_size=emoca.render_size, hold_identity=emoca.hold_identity, weights=weights)
 
     def _geometry_emotion(self) -> GeometryEmotionNet | None:
         """The emotion-from-geometry head of `config.method` (regress+fit: the fitter's, since its

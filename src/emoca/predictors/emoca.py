@@ -1,7 +1,8 @@
 """`--method emoca`: EMOCA's emotion-consistency loss at test time, starting from the regressor.
 
 The regressor (`emoca.predictors.regressor`) gives the start; a short fit (`emoca.predictors.fitter`)
-puts pose, identity and expression on the landmarks with the expression held near the regressor's
+puts pose and expression on the landmarks (the identity stays the regressor's, `FitConfig.hold_identity`)
+with the expression held near the regressor's
 (`LossWeights.start_expression`), fits light and albedo, then the emotion stage moves the expression alone
 under the landmarks and the emotion-consistency term (our recogniser's features of the render vs the
 photo's). A face the refinement makes worse than its start, by the recogniser's distance or by the landmark

@@ -72,6 +72,8 @@ class FitConfig:
     weights: LossWeights = field(default_factory=LossWeights)
     hold_expression: bool = False  # warm starts: keep the expression (and FLAME's jaw) at `init`'s
     #                                (regress+identity: the regressor's emotion is kept, the rest fitted)
+    hold_identity: bool = False  # warm starts: keep each face's identity at `init`'s (emoca: the regressor's
+    #                              identity head, which recognises people better than a short fit)
     emotion_steps: int = 0  # stage 4 (EMOCA's loss at test time); needs `weights.test_emotion` > 0
     emotion_rate: float = 0.02  # its Adam learning rate on the expression weights
     emotion_render_size: int = 64  # its render (the recogniser's input size)
@@ -146,7 +148,7 @@ class PhotoFitter:
             identity_parameter = identity.reshape(1, -1).to(device).clone()
         elif warm:
             first = init.identity.mean(0, keepdim=True) if shared_identity else init.identity
-            identity_parameter = first.clone().requires_grad_(True)
+            identity_parameter = first.clone().requires_grad_(not config.hold_identity)
         else:
             identity_parameter = torch.zeros(1 if shared_identity else batch, decoder.model.n_identity, device=device,
                                              requires_grad=True)
