@@ -30,11 +30,14 @@ from emoca.predictors.smoothing import OneEuroConfig, OneEuroFilter
 @dataclass
 class LiveConfig:
     """identity_frames: frames whose regressed identities are averaged into the person's. smoothing: the
-    landmark filter (pixels, seconds); its nominal rate (Hz) only for the first step."""
+    landmark filter (pixels, seconds); its nominal rate (Hz) only for the first step. torch_threads:
+    torch's threads during a frame (restored after; None: leave them), since a live frame's small
+    tensors gain little from a second thread that the browser's drawing on the same machine needs."""
 
     identity_frames: int = 5
     smoothing: OneEuroConfig = field(default_factory=OneEuroConfig)
     nominal_fps: float = 15.0
+    torch_threads: int | None = 1
 
 
 @dataclass
@@ -80,9 +83,18 @@ class LiveTracker:
             return None
         return torch.stack(self._identities).mean(0)
 
-    @torch.no_grad()
     def __call__(self, image: np.ndarray, time_s: float) -> LiveFrame:
         """One (H, W, 3) uint8 RGB frame captured at `time_s` (seconds, increasing)."""
+        threads = torch.get_num_threads()
+        if self.config.torch_threads is not None:
+            torch.set_num_threads(self.config.torch_threads)
+        try:
+            return self._frame(image, time_s)
+        finally:
+            torch.set_num_threads(threads)
+
+    @torch.no_grad()
+    def _frame(self, image: np.ndarray, time_s: float) -> LiveFrame:
         started = time.perf_counter()
         reconstructor = self.reconstructor
         landmarker = reconstructor.landmarker

@@ -14,7 +14,8 @@ Server to client (text JSON, each with "type"):
 - "hello": {names (the head's morph targets, the order of every frame's weights), head (the GLB to
   show), limits}.
 - "frame": {t (the capture time sent), found, weights, rotation (axis-angle, radians, glTF axes),
-  gaze, emotion, ms (server time)}; frames are answered in order.
+  gaze, emotion, ms (the server's milliseconds: {total} without a face, else also landmarks, predict,
+  gaze_emotion)}; frames are answered in order.
 - "take": {frames, seconds, files: {take.csv, take.glb}} when a take ends (or reaches its length limit).
 - "error": {error}: one line (a frame that is not an image, an unknown command); the stream goes on.
 The server closes with 1003 on text that is not JSON, 1009 on a message over the size limit, and
@@ -93,7 +94,7 @@ class LiveTake:
 def frame_json(frame: LiveFrame) -> dict:
     """The "frame" answer: weights in the head's morph-target order (expressions, then `GAZE_TARGETS`)."""
     if not frame.found:
-        return {"type": "frame", "found": False, "ms": round(frame.timings_ms["total"], 1)}
+        return {"type": "frame", "found": False, "ms": {"total": round(frame.timings_ms["total"], 1)}}
     gaze = np.zeros(2, np.float32) if frame.gaze is None else frame.gaze
     weights = np.concatenate([frame.expression, gaze_weights(gaze[None])[0]])
     return {"type": "frame", "found": True, "weights": [round(float(w), 4) for w in weights],

@@ -3,7 +3,8 @@
 // each answer's morph-target weights and head rotation are eased towards at display rate (on a software
 // WebGL, where a frame costs a large share of the CPU the server needs, the head is drawn once an answer).
 // Figures for users and tests: window.emoca.live = {answers, fps, latencyMs (median of the last 30, from a
-// frame's capture to its answer), weights (the last answer's), changes (answers whose weights differed
+// frame's capture to its answer), serverMs (median of the last 30 answers' time on the server, decoding to
+// answer), weights (the last answer's), changes (answers whose weights differed
 // from the one before), take (the last take's files)}; document.body.dataset.live is off | connecting | on.
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
@@ -29,8 +30,8 @@ export async function startLive(video, resultId, viewer) {
   socket.binaryType = "arraybuffer";
   const state = {
     socket, video, viewer, mesh: null, names: [], index: [], target: null, shown: null,
-    rotation: new THREE.Quaternion(), inFlight: 0, limit: 2, answerTimes: [], latencies: [], frame: null,
-    stats: { answers: 0, fps: 0, latencyMs: null, weights: null, changes: 0, take: null },
+    rotation: new THREE.Quaternion(), inFlight: 0, limit: 2, answerTimes: [], latencies: [], serverTimes: [],
+    frame: null, stats: { answers: 0, fps: 0, latencyMs: null, serverMs: null, weights: null, changes: 0, take: null },
   };
   live = state;
   window.emoca.live = state.stats;
@@ -74,10 +75,12 @@ async function answer(state, message) {
     const now = performance.now();
     state.answerTimes = [...state.answerTimes.filter((t) => now - t < 1000), now];
     state.latencies = [...state.latencies.slice(-29), now - message.t];
+    state.serverTimes = [...state.serverTimes.slice(-29), message.ms.total];
     const stats = state.stats;
     stats.answers += 1;
     stats.fps = state.answerTimes.length;
     stats.latencyMs = median(state.latencies);
+    stats.serverMs = median(state.serverTimes);
     if (message.found) {
       if (stats.weights && message.weights.some((w, i) => w !== stats.weights[i])) stats.changes += 1;
       stats.weights = message.weights;
