@@ -1,4 +1,5 @@
-"""Reconstruction speed as a user waits for it.
+"""Reconstruction speed as a user waits for it, with the fitter (`--method fit`; the default method's speed
+beside MediaPipe's: `bench_regressor_speed.py`).
 
 Run: `.venv/bin/python benchmarks/bench_reconstruct.py` (part of `make bench`). Runs `emoca reconstruct`
 itself on 1 + 6 London photos in one process and reads each photo's `timings_ms` from its params.json
@@ -21,7 +22,7 @@ import torch
 
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 from emoca.io.images import load_image
-from emoca.pipeline.photo import Reconstructor
+from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.targets import FaceTargets
 
 SINGLE, BATCH = 6, 16  # photos timed one at a time; faces predicted together
@@ -31,7 +32,8 @@ def command_timings(photos: list[Path]) -> tuple[list[dict], float]:
     """`timings_ms` of each photo after the first, and the process's wall time (s), from one CLI run."""
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).with_name("emoca")), "reconstruct", *map(str, photos), "--out", out],
+        subprocess.run([str(Path(sys.executable).with_name("emoca")), "reconstruct", *map(str, photos), "--out", out,
+                        "--method", "fit"],
                        check=True, capture_output=True)
         wall = time.perf_counter() - start
         timings = [json.loads((Path(out) / p.stem / "params.json").read_text())["faces"][0]["timings_ms"]
@@ -51,7 +53,7 @@ def main() -> None:
           f"{median['decode_per_face']:.3f} s) + write_outputs {median['write_outputs']:.2f} s; the process took "
           f"{wall:.1f} s for {SINGLE + 1} photos (start-up included)")
     print(f"detection + landmarks + fit: {median['detect'] + median['predict_per_face']:.2f} s  [target <= 1.5 s]")
-    reconstructor = Reconstructor()
+    reconstructor = Reconstructor(ReconstructorConfig(method="fit"))
     images = [load_image(p) for p in photos]
     targets = FaceTargets.concat([reconstructor.targets(image, reconstructor.landmarker(image)[:1])[0]
                                   for image in images])

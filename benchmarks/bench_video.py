@@ -16,7 +16,7 @@ import torch
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 from emoca.facemodel.landmark_sets import outer_eye_distance
 from emoca.io.video import VideoReader
-from emoca.pipeline.photo import Reconstructor
+from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.pipeline.video import VideoReconstructor
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
@@ -80,7 +80,7 @@ def step_clip(reconstructor: Reconstructor) -> None:
 
 def main() -> None:
     torch.manual_seed(0)
-    reconstructor = Reconstructor()
+    reconstructor = Reconstructor(ReconstructorConfig(method="fit"))  # the fitter's video (figures as before)
     step_clip(reconstructor)
     sample_video(reconstructor)
 

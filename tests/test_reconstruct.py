@@ -29,14 +29,15 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
         folder / "mesh.obj").read_text()[:200]
     assert "map_Kd texture.png" in (folder / "mesh.mtl").read_text()
     assert len(face["eyes"]["gaze"]) == 2 and "yaw" in face["eyes"]["convention"]  # from the iris points
-    emotion = face["emotion"]  # from the fitted expression alone (the fitter's geometry head)
+    emotion = face["emotion"]  # from the expression alone (the regressor's geometry head, which emoca shares)
     assert emotion["source"] == "geometry" and emotion["va_supervised"] is False
     assert abs(sum(emotion["probabilities"].values()) - 1) < 1e-3 and emotion["expression"] in emotion["probabilities"]
-    provenance = params["provenance"]
-    assert provenance["method"] == "fit" and provenance["fit_config"]["shape_steps"] > 0
-    assert {"ict_facekit.npz", "ict_expression_correctives.npz", "landmarks68.npz",
-            "geometry_emotion_fit.safetensors"} <= set(provenance["files"])
-    assert face["refinement"] is None  # only --method emoca checks a refinement
+    provenance = params["provenance"]  # the default method for ICT: emoca (`emoca.methods.default_method`)
+    assert provenance["method"] == "emoca" and provenance["fit_config"]["emotion_steps"] > 0
+    assert provenance["fit_config"]["hold_identity"] is True
+    assert {"ict_facekit.npz", "ict_expression_correctives.npz", "landmarks68.npz", "regressor_expression.safetensors",
+            "geometry_emotion_regress.safetensors"} <= set(provenance["files"])
+    assert face["refinement"]["kept"] in ("refined", "start")  # emoca says what it kept
     assert all(len(digest) == 12 for digest in provenance["files"].values())
     timings = face["timings_ms"]
     assert set(timings) == {"detect", "predict_per_face", "decode_per_face", "total", "texture", "write_outputs"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from emoca import __version__
 from emoca.errors import InputError
-from emoca.methods import DEFAULT_METHOD, FAST_METHOD, METHODS
+from emoca.methods import DEFAULT_METHOD, FAST_METHOD, FLAME_METHOD, METHODS
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -40,7 +40,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     config = ReconstructorConfig(model=args.model, flame=args.flame, device=args.device, method=args.method)
     if args.expression_encoder is not None:
         config.expression_encoder = None if args.expression_encoder == "none" else args.expression_encoder
-    if args.emotion_weight is not None and args.method == "emoca":
+    if args.emotion_weight is not None and config.method == "emoca":
         config.emoca.emotion_weight = args.emotion_weight  # 0: the test-time control
     elif args.emotion_weight is not None:
         config.fit.weights.emotion = args.emotion_weight
@@ -169,9 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--model", choices=("ict", "flame"), default="ict", help="face model (default ict)")
     reconstruct.add_argument("--flame", default=None, help="your FLAME generic_model.pkl (with --model flame)")
     reconstruct.add_argument("--device", default="cpu", help="where the prediction runs: cpu (default) or cuda[:N]")
-    reconstruct.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
-                             help="fit (analysis by synthesis, default), regress (the EMOCA regressor, ICT only), "
-                                  "emoca (the regressor refined with EMOCA's emotion loss at test time), "
+    reconstruct.add_argument("--method", choices=METHODS, default=None,
+                             help=f"{DEFAULT_METHOD} (default for ICT: the regressor refined with EMOCA's emotion "
+                                  f"loss at test time), fit (analysis by synthesis; default for FLAME: "
+                                  f"{FLAME_METHOD}), regress (the EMOCA regressor alone, ICT only), "
                                   "regress+fit (a short fit from the regressor's result) or regress+identity "
                                   "(that fit with the expression held)")
     reconstruct.add_argument("--expression-encoder", default=None, metavar="SAFETENSORS|none",

@@ -29,7 +29,7 @@ from emoca.facemodel import load_model
 from emoca.facemodel.base import FaceModel
 from emoca.facemodel.ict import EYE_LOOK, ICTFaceModel
 from emoca.io.images import load_image
-from emoca.methods import DEFAULT_METHOD, METHODS
+from emoca.methods import METHODS, default_method
 from emoca.nets.emotion import DEFAULT_WEIGHTS as EMOTION_WEIGHTS
 from emoca.nets.emotion import face_emotions, load_emotion_net
 from emoca.nets.geometry_emotion import GeometryEmotionNet, head_file, load_geometry_emotion
@@ -76,12 +76,16 @@ class ReconstructorConfig:
     model: str = "ict"
     flame: str | None = None
     device: str = "cpu"
-    method: str = DEFAULT_METHOD
+    method: str | None = None  # None: `emoca.methods.default_method(model)` (ICT: emoca, FLAME: fit)
     expression_encoder: str | None = str(EXPRESSION_WEIGHTS)  # stage-2 weights; None: stage 1's expression
     fit: FitConfig = field(default_factory=FitConfig)
     refine_steps: tuple[int, int, int] = (10, 30, 10)
     emoca: EmocaConfig = field(default_factory=EmocaConfig)
     emotion: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method is None:
+            self.method = default_method(self.model)
 
 
 @dataclass

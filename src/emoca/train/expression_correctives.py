@@ -25,7 +25,7 @@ import torch
 from emoca.datasets.expressions_wild import wild_photos
 from emoca.decode.expression_correctives import CORRECTIVES, within_subject_slope
 from emoca.io.atomic import atomic_path
-from emoca.pipeline.photo import Reconstructor
+from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.train.fitted_photos import crop_photos, fit_in_batches
 
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     photos = wild_photos("train")
     counts = Counter(photo.subject for photo in photos)
     photos = [photo for photo in photos if counts[photo.subject] >= 2]
-    reconstructor = Reconstructor()
+    reconstructor = Reconstructor(ReconstructorConfig(method="fit"))  # learnt from the fitter's meshes
     terms = reconstructor.decoder.terms
     terms.correctives = None  # learn from ICT's own blendshapes, not from a shipped file
     faces = crop_photos(reconstructor, [photo.path for photo in photos])

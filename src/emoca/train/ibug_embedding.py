@@ -30,7 +30,7 @@ from emoca.datasets.helen import helen_split
 from emoca.detect.affine import apply_affine, invert_affine
 from emoca.facemodel.ict import ICTFaceModel
 from emoca.io.atomic import atomic_path
-from emoca.pipeline.photo import Reconstructor
+from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.render.camera import weak_perspective
 from emoca.render.rasterize import rasterize
 from emoca.train.fitted_photos import crop_photos, fit_in_batches, nearest_to
@@ -39,7 +39,7 @@ from emoca.train.landmark_embedding import EMBEDDING, snap_to_surface, surface_h
 
 def annotated_places(every: int) -> list[list[np.ndarray]]:
     """Per iBUG point, the neutral-face positions (cm) its annotations hit on the fitted meshes."""
-    reconstructor = Reconstructor()
+    reconstructor = Reconstructor(ReconstructorConfig(method="fit"))  # learnt from the fitter's meshes
     model, decoder = reconstructor.model, reconstructor.decoder
     size = decoder.crop_size
     triangles, neutral = model.triangles.numpy(), model.template.numpy()

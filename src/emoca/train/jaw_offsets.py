@@ -24,7 +24,7 @@ from emoca.decode.jaw_contour import ICT_JAW_OFFSETS, JAW, outline_frame
 from emoca.detect.affine import apply_affine, invert_affine
 from emoca.facemodel.landmark_sets import outer_eye_distance
 from emoca.io.atomic import atomic_path
-from emoca.pipeline.photo import Reconstructor
+from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.train.fitted_photos import CroppedFace, crop_photos, fit_in_batches, nearest_to
 
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--every", type=int, default=8, help="leave out every N-th trainset photo")
     args = parser.parse_args(argv)
-    reconstructor = Reconstructor()
+    reconstructor = Reconstructor(ReconstructorConfig(method="fit"))  # learnt from the fitter's meshes
     terms = reconstructor.decoder.terms
     offsets = np.zeros((len(JAW), 2))
     terms.jaw_offsets = None  # learn from the bare silhouette, not from a shipped file

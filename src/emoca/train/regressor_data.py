@@ -44,7 +44,7 @@ from emoca.io.atomic import atomic_path
 from emoca.io.images import load_image
 from emoca.nets.emotion import load_emotion_net
 from emoca.nets.encoders import TRUNK_SIZE, Trunk
-from emoca.pipeline.photo import Reconstructor
+from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.synthetic import SceneRenderer, random_scene
 from emoca.targets import FaceTargets
 
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--synthetic", type=int, default=3000, help="SYNTHETIC renders to cache (synthetic_train)")
     args = parser.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)
-    reconstructor, trunk, emotion = Reconstructor(), Trunk(), load_emotion_net()
+    reconstructor, trunk, emotion = Reconstructor(ReconstructorConfig(method="fit")), Trunk(), load_emotion_net()
     renders = ([synthetic_source(reconstructor.model, reconstructor.decoder.albedo, args.synthetic)]
                if args.synthetic else [])
     for source in sources(args.ferplus_train, args.test) + renders:
