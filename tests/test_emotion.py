@@ -55,6 +55,25 @@ def test_features_backpropagate_into_the_image(net):
     assert image.grad is not None and image.grad.abs().sum() > 0 and torch.isfinite(image.grad).all()
 
 
+def test_channels_last_weights_give_the_contiguous_answer(net):
+    """The backbone keeps channels-last weights (oneDNN's fast convolutions); a contiguous copy of the
+    same net gives the same features and image gradients up to float rounding."""
+    weight = net.backbone._conv_stem.weight
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    plain = EmotionNet(EmotionConfig(pretrained=False)).eval()
+    plain.load_state_dict(net.state_dict())
+    plain.backbone.to(memory_format=torch.contiguous_format)
+    image = torch.rand(2, 3, 64, 64)
+    gradients = []
+    for model in (net, plain):
+        leaf = image.clone().requires_grad_(True)
+        features = model.features(leaf)
+        features.square().sum().backward()
+        gradients.append((features.detach(), leaf.grad))
+    torch.testing.assert_close(gradients[0][0], gradients[1][0], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(gradients[0][1], gradients[1][1], atol=1e-4, rtol=1e-3)
+
+
 def test_fp16_safetensors_round_trip(net, tmp_path):
     save_emotion_net(net, tmp_path / "w.safetensors", {"valid_accuracy": 0.5})
     loaded = load_emotion_net(tmp_path / "w.safetensors")
