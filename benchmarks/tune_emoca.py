@@ -79,7 +79,9 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=8)
     parser.add_argument("--variants", nargs="+", default=["regress", "emoca:emotion_weight=0", "emoca"])
     parser.add_argument("--no-helen", action="store_true")
-    parser.add_argument("--people", type=int, default=60, help="expressions_wild train people for the identity")
+    parser.add_argument("--people", type=int, default=60,
+                        help="expressions_wild train people for the identity (0: skip; the variants that hold "
+                        "the regressor's identity all score as the regressor)")
     args = parser.parse_args()
     recogniser = EmotionConsistency(load_emotion_net())
     photos = balanced(args.per_class)
@@ -121,8 +123,9 @@ def main() -> None:
             if all(results):
                 identities += [result[1].identity[0].numpy() for result in results]
                 subjects += [one.subject, two.subject]
-        share = nearest_is_same(np.stack(identities), np.array(subjects))
-        helen_text += f"; identity nearest {100 * share:.1f}% of {len(subjects)} photos"
+        if subjects:
+            share = nearest_is_same(np.stack(identities), np.array(subjects))
+            helen_text += f"; identity nearest {100 * share:.1f}% of {len(subjects)} photos"
         print(f"{variant:40s} agreement {100 * np.mean(agree):.1f}% distance {np.mean(distance):.4f}"
               f"{helen_text}; {1000 * np.median(times):.0f} ms a face; start kept {kept}/{len(times)}", flush=True)
 

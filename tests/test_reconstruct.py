@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
+from emoca.pipeline.photo import EmocaConfig
 
 PHOTO = HELEN.parent / "london" / "smiling" / "001.jpg"
 
@@ -35,6 +36,7 @@ def test_outputs_follow_the_contract_and_finished_photos_are_skipped(tmp_path, r
     provenance = params["provenance"]  # the default method for ICT: emoca (`emoca.methods.default_method`)
     assert provenance["method"] == "emoca" and provenance["fit_config"]["emotion_steps"] > 0
     assert provenance["fit_config"]["hold_identity"] is True
+    assert provenance["fit_config"]["render_size"] == EmocaConfig().appearance_render_size  # mapped onto the fit
     assert {"ict_facekit.npz", "ict_expression_correctives.npz", "landmarks68.npz", "regressor_expression.safetensors",
             "geometry_emotion_regress.safetensors"} <= set(provenance["files"])
     assert face["refinement"]["kept"] in ("refined", "start")  # emoca says what it kept

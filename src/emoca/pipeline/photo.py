@@ -48,10 +48,12 @@ from emoca.targets import FaceTargets, face_targets
 class EmocaConfig:
     """`--method emoca`'s refinement of the regressor (`emoca.predictors.emoca`): the short fit's steps
     (pose, shape, appearance), the pull of the expression towards the regressor's (`start_expression`, per
-    squared weight), the emotion stage's steps, rate, emotion weight and render size (pixels), and whether
-    the identity stays at the regressor's (`hold_identity`)."""
+    squared weight), the appearance stage's render size (pixels), the emotion stage's steps, rate, emotion
+    weight and render size (pixels), and whether the identity stays at the regressor's (`hold_identity`)."""
 
     steps: tuple[int, int, int] = (10, 30, 10)
+    appearance_render_size: int = 64  # the emotion stage's size: 10 steps at 112 px cost ~30% of the time for
+    #                                   0.003 of distance (tuning, docs/emoca_method.md)
     start_expression: float = 0.05
     emotion_steps: int = 10
     emotion_rate: float = 0.02
@@ -186,8 +188,9 @@ class Reconstructor:
         weights = replace(self.config.fit.weights, start_expression=emoca.start_expression,
                           test_emotion=emoca.emotion_weight)
         return replace(self.config.fit, pose_steps=pose, shape_steps=shape, appearance_steps=appearance,
-                       emotion_steps=emoca.emotion_steps, emotion_rate=emoca.emotion_rate,
-                       emotion_render_size=emoca.render_size, hold_identity=emoca.hold_identity, weights=weights)
+                       render_size=emoca.appearance_render_size, emotion_steps=emoca.emotion_steps,
+                       emotion_rate=emoca.emotion_rate, emotion_render_size=emoca.render_size,
+                       hold_identity=emoca.hold_identity, weights=weights)
 
     def _geometry_emotion(self) -> GeometryEmotionNet | None:
         """The emotion-from-geometry head of `config.method` (regress+fit: the fitter's, since its
