@@ -52,8 +52,8 @@ class EmocaConfig:
     weight and render size (pixels), and whether the identity stays at the regressor's (`hold_identity`)."""
 
     steps: tuple[int, int, int] = (10, 30, 10)
-    appearance_render_size: int = 64  # the emotion stage's size: 10 steps at 112 px cost ~30% of the time for
-    #                                   0.003 of distance (tuning, docs/emoca_method.md)
+    appearance_render_size: int = 64  # the emotion stage's size: 112 px took about 8% more of a photo's time
+    #                                   for 0.003 less distance (tuning, docs/emoca_method.md)
     start_expression: float = 0.05
     emotion_steps: int = 10
     emotion_rate: float = 0.02
