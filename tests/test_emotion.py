@@ -64,14 +64,15 @@ def test_channels_last_weights_give_the_contiguous_answer(net):
     plain.load_state_dict(net.state_dict())
     plain.backbone.to(memory_format=torch.contiguous_format)
     image = torch.rand(2, 3, 64, 64)
-    gradients = []
+    outputs = []  # (features, image gradient) of each net
     for model in (net, plain):
         leaf = image.clone().requires_grad_(True)
         features = model.features(leaf)
         features.square().sum().backward()
-        gradients.append((features.detach(), leaf.grad))
-    torch.testing.assert_close(gradients[0][0], gradients[1][0], atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(gradients[0][1], gradients[1][1], atol=1e-4, rtol=1e-3)
+        outputs.append((features.detach(), leaf.grad))
+    (features, gradient), (plain_features, plain_gradient) = outputs
+    torch.testing.assert_close(features, plain_features, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(gradient, plain_gradient, atol=1e-4, rtol=1e-3)
 
 
 def test_fp16_safetensors_round_trip(net, tmp_path):

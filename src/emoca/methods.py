@@ -11,7 +11,7 @@ anchored, then the expression alone refined under the landmarks and the emotion 
 METHODS = ("fit", "regress", "regress+fit", "regress+identity", "emoca")
 # The defaults (docs/emoca_method.md): on the unreported tuning sets `emoca` agrees with our recogniser more
 # often than `regress` (69.4% against 62.9% of expressions_wild train photos) and lands nearer the points
-# (HELEN trainset 3.50% against 3.87%); it tells people apart as the regressor does (London 97.1%), in
+# (HELEN trainset 3.42% against 3.87%); it tells people apart as the regressor does (London 97.1%), in
 # about 0.8 s a photo: `reconstruct` and the Python API use it for ICT. The judge's reported figures
 # (expressions_wild valid 51.6% against regress 48.8% and fit 45.3%) agree. The regressor is ICT's only,
 # so FLAME keeps the fitter; the interactive commands keep the regressor (tens of milliseconds a face).
