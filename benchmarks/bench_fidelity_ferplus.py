@@ -48,7 +48,7 @@ def detected_faces(limit: int | None) -> tuple[FaceTargets, np.ndarray, int]:
         image = _upsampled_fer(test.images[i])
         faces = landmarker(image)
         if faces:
-            targets, _ = face_targets(image, faces[:1], crop)
+            targets = face_targets(image, faces[:1], crop)
             found.append(targets)
             labels.append(int(test.labels[i]))
     return FaceTargets.concat(found), np.array(labels), len(rows)

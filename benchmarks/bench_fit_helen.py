@@ -40,8 +40,9 @@ def main() -> None:
             detected.append(np.inf), fitted.append(np.inf)
             continue
         best = min(range(len(faces)), key=lambda i: nme(faces[i].landmarks_68, truth))
-        targets, to_input = reconstructor.targets(image, faces[best:best + 1])
-        face = reconstructor.faces(faces[best:best + 1], reconstructor.predictor.predict(targets), to_input, {})[0]
+        targets = reconstructor.targets(image, faces[best:best + 1])
+        face = reconstructor.faces(faces[best:best + 1], reconstructor.predictor.predict(targets), targets.to_input,
+                                   {})[0]
         detected.append(nme(faces[best].landmarks_68, truth))
         fitted.append(nme(face.landmarks_68, truth))
     print(f"HELEN {args.split}, {len(photos)} photos, {reconstructor.decoder.terms.name}, {args.method} "

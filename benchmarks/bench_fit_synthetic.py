@@ -52,7 +52,7 @@ def main() -> None:
         if not found:
             missed += 1
             continue
-        targets, _ = reconstructor.targets(photo, found[:1])
+        targets = reconstructor.targets(photo, found[:1])
         result = reconstructor.predictor.predict(targets)
         with torch.no_grad():  # expression-only displacement: the mesh minus the same identity's neutral face
             identity, expression = scene["params"]["identity"], scene["params"]["expression"]

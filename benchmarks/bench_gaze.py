@@ -48,9 +48,9 @@ def main() -> None:
         if not found or len(found[0].dense) < max(IRIS_CENTRES) + 1:
             missed += 1
             continue
-        targets, to_input = reconstructor.targets(photo, found[:1])
+        targets = reconstructor.targets(photo, found[:1])
         params = reconstructor.predictor.predict(targets)
-        dense = apply_affine(invert_affine(to_input[0]), found[0].dense[:, :2])
+        dense = apply_affine(invert_affine(targets.to_input[0]), found[0].dense[:, :2])
         cases.append((gaze, params, reconstructor.decode(params), dense))
 
     def errors(depth: float | None, relative: bool = True) -> tuple[float, np.ndarray]:

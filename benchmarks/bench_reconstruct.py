@@ -55,7 +55,7 @@ def main() -> None:
     print(f"detection + landmarks + fit: {median['detect'] + median['predict_per_face']:.2f} s  [target <= 1.5 s]")
     reconstructor = Reconstructor(ReconstructorConfig(method="fit"))
     images = [load_image(p) for p in photos]
-    targets = FaceTargets.concat([reconstructor.targets(image, reconstructor.landmarker(image)[:1])[0]
+    targets = FaceTargets.concat([reconstructor.targets(image, reconstructor.landmarker(image)[:1])
                                   for image in images])
     start = time.perf_counter()
     reconstructor.predictor.predict(targets)

@@ -110,7 +110,7 @@ def main() -> None:
         record("speed", {method: figures})
         print(line)
     reconstructor = Reconstructor(ReconstructorConfig(method="regress"))
-    targets = FaceTargets.concat([reconstructor.targets(image, reconstructor.landmarker(image)[:1])[0]
+    targets = FaceTargets.concat([reconstructor.targets(image, reconstructor.landmarker(image)[:1])
                                   for image in images])
     targets = FaceTargets.concat([targets] * (BATCH // len(targets) + 1))[slice(0, BATCH)]
     predictor, decoder = reconstructor.predictor, reconstructor.decoder

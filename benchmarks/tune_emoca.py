@@ -64,14 +64,14 @@ def parse_variant(text: str) -> ReconstructorConfig:
 
 
 def predict(reconstructor: Reconstructor, image: np.ndarray):
-    """(targets, params, to_input, seconds) of the image's first face, or None without one."""
+    """(targets, params, seconds) of the image's first face, or None without one."""
     detections = reconstructor.landmarker(image)
     if not detections:
         return None
-    targets, to_input = reconstructor.targets(image, detections[:1])
+    targets = reconstructor.targets(image, detections[:1])
     start = time.perf_counter()
     params = reconstructor.predictor.predict(targets)
-    return targets, params, to_input, time.perf_counter() - start
+    return targets, params, time.perf_counter() - start
 
 
 def main() -> None:
@@ -97,7 +97,7 @@ def main() -> None:
             result = predict(reconstructor, image)
             if result is None:
                 continue
-            targets, params, _, seconds = result
+            targets, params, seconds = result
             times.append(seconds)
             kept += 0 if params.refined is None else int((~params.refined).sum())
             with torch.no_grad():
@@ -112,10 +112,10 @@ def main() -> None:
             if result is None:
                 errors.append(np.inf)
                 continue
-            _, params, to_input, _ = result
+            targets, params, _ = result
             with torch.no_grad():
                 points = decoder.decode(params, mesh=False).landmarks_68[0].numpy()
-            errors.append(nme(apply_affine(to_input[0], points), truth))
+            errors.append(nme(apply_affine(targets.to_input[0], points), truth))
         helen_text = "" if not errors else f"; HELEN {nme_summary(errors)}"
         identities, subjects = [], []
         for one, two in pairs(args.people):

@@ -33,6 +33,18 @@ def test_the_points_only_decoding_equals_the_full_one(decoder):
     assert full.albedo.min() >= 0 and full.albedo.max() <= 1
 
 
+def test_decoding_for_output_adds_the_unposed_mesh_and_the_mesh_identity(decoder):
+    params = _params(decoder)
+    with torch.no_grad():
+        plain, output, points = decoder.decode(params), decoder.decode(params, output=True), \
+            decoder.decode(params, mesh=False, output=True)
+        assert torch.equal(output.vertices, plain.vertices) and plain.unposed is None and plain.mesh_identity is None
+        assert torch.equal(output.unposed, decoder.unposed(params))
+        assert torch.equal(output.mesh_identity, decoder.mesh_identity(params))
+    assert points.unposed is None and points.mesh_identity is None  # output needs the mesh
+    assert output[1].unposed.shape == (1, decoder.model.n_vertices, 3) and output.cpu().mesh_identity.shape == (2, 100)
+
+
 def test_the_head_rotation_is_a_rigid_turn_of_the_unposed_face_and_the_camera_a_weak_perspective(decoder):
     params = _params(decoder)
     with torch.no_grad():

@@ -34,7 +34,7 @@ def test_fit_recovers_an_open_jaw_from_a_render(ict_model):
             face.vertices, screen, eye_albedo(ict_model), default_light(1)).image
     photo = (image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
     detected = FaceLandmarker()(photo)[0]
-    targets, _ = face_targets(photo, [detected], CropConfig())
+    targets = face_targets(photo, [detected], CropConfig())
     config = FitConfig(pose_steps=30, shape_steps=60, appearance_steps=5)
     decoder = FaceDecoder(ict_model)
     result = PhotoFitter(decoder, config).predict(targets)

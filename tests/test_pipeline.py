@@ -7,10 +7,12 @@ import torch
 import emoca
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 from emoca.datasets.helen import nme
+from emoca.detect.affine import apply_affine
 from emoca.io.images import load_image
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.pipeline.video import VideoConfig, VideoReconstructor
 from emoca.predictors.fitter import FitConfig, LossWeights
+from emoca.targets import FaceTargets
 
 PHOTO = HELEN.parent / "london" / "smiling" / "001.jpg"
 
@@ -27,10 +29,26 @@ def test_reconstruct_returns_faces_on_the_photo():
     face = faces[0]
     assert face.params.expression.shape == (1, 53) and face.params.identity.shape == (1, 100)
     assert face.decoded.vertices.shape[0] == 1 and face.landmarks_68.shape == (68, 2)
+    # the record carries what writing needs: the gaze in its params, the unposed mesh and mesh identity
+    assert face.params.gaze.shape == (1, 2) and np.array_equal(face.gaze, face.params.gaze[0].numpy())
+    assert face.decoded.unposed.shape == face.decoded.vertices.shape and face.decoded.mesh_identity.shape == (1, 100)
     assert nme(face.landmarks_68, face.detection.landmarks_68) < 0.08  # the model lies on the detected face
     smile = face.params.expression[0, [emoca.load_model().expression_index(n) for n in ("mouthSmile_L",
                                                                                           "mouthSmile_R")]]
     assert float(smile.sum()) > 0.2
+
+
+def test_targets_carry_the_map_from_their_crop_back_to_the_photo(quick):
+    photo = load_image(PHOTO)
+    detections = quick.landmarker(photo)
+    targets = quick.targets(photo, detections[:1])
+    back = apply_affine(targets.to_input[0], targets.landmarks_68[0].numpy())
+    np.testing.assert_allclose(back, detections[0].landmarks_68, atol=1e-3)  # input pixels
+    joined = FaceTargets.concat([targets, targets])
+    assert joined.to_input.shape == (2, 2, 3) and joined[1:].to_input.shape == (1, 2, 3)
+    assert joined.to("cpu").to_input is joined.to_input
+    cached = FaceTargets(targets.images, targets.landmarks_68, targets.dense)  # crops not cut here: no map
+    assert FaceTargets.concat([targets, cached]).to_input is None
 
 
 def test_a_batch_keeps_photos_apart_and_a_faceless_photo_gets_no_faces(quick):

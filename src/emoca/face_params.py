@@ -28,6 +28,8 @@ class FaceParams:
     refined: (B,) bool, for predictors that check their refinement (`emoca.predictors.emoca`): True where
         the refinement was kept, False where it scored worse than its start and the start was kept; else
         None.
+    gaze: (B, 2) [yaw, pitch] radians of both eyes in the head frame (`emoca.decode.gaze`; + yaw to the
+        subject's left, + pitch up), set by the pipeline from the iris points; None where not estimated.
     """
 
     identity: torch.Tensor
@@ -40,6 +42,7 @@ class FaceParams:
     coefficients: torch.Tensor
     jaw: torch.Tensor | None = None
     refined: torch.Tensor | None = None
+    gaze: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.identity.shape[0]

@@ -4,10 +4,11 @@
 `emoca.decode.expression_correctives`), reads the surface landmarks, projects them with the weak
 perspective onto the crop and puts the 68-point jawline (0-16) on the projected silhouette at the learned
 offsets (`emoca.decode.jaw_contour`); with `mesh=True` it also gives every vertex and its albedo colour
-(`emoca.decode.albedo`). `render` shades a decoded batch on a square image of any size.
+(`emoca.decode.albedo`), and with `output=True` what the written files need besides (the unposed mesh
+and the mesh identity). `render` shades a decoded batch on a square image of any size.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -32,16 +33,21 @@ class Decoded:
     vertices: (B, V, 3) every vertex, rotated by the head pose (no translation), model units; None when
         decoded with `mesh=False` (landmark-only decoding reads a few hundred vertices).
     albedo: (B, V, 3) per-vertex colour in [0, 1]; None when decoded with `mesh=False`.
+    unposed: (B, V, 3) every vertex with the expression and no head rotation (what `mesh.obj` holds),
+        model units; mesh_identity: (B, K) the identity weights the model's own forward needs to rebuild
+        that mesh (`FaceTerms.mesh_identity`). Both None unless decoded with `output=True`.
     """
 
     landmarks_68: torch.Tensor
     dense: torch.Tensor | None
     vertices: torch.Tensor | None
     albedo: torch.Tensor | None
+    unposed: torch.Tensor | None = None
+    mesh_identity: torch.Tensor | None = None
 
     def _map(self, function) -> "Decoded":
         return Decoded(*(None if value is None else function(value)
-                         for value in (self.landmarks_68, self.dense, self.vertices, self.albedo)))
+                         for value in (getattr(self, part.name) for part in fields(self))))
 
     def cpu(self) -> "Decoded":
         return self._map(torch.Tensor.cpu)
@@ -90,8 +96,9 @@ class FaceDecoder:
         size = self.crop_size
         return weak_perspective(points, scale, offset, (size, size))[..., :2] - 0.5
 
-    def decode(self, params: FaceParams, mesh: bool = True) -> Decoded:
-        """See `Decoded`; `mesh=False` skips the full mesh and albedo (fast, for landmark-only losses)."""
+    def decode(self, params: FaceParams, mesh: bool = True, output: bool = False) -> Decoded:
+        """See `Decoded`; `mesh=False` skips the full mesh and albedo (fast, for landmark-only losses);
+        `output=True` (with the mesh) adds the unposed mesh and the mesh identity."""
         vector = self.vector(params)
         if mesh:
             vertices = self.terms.posed(params.identity, vector, params.rotation)
@@ -101,7 +108,10 @@ class FaceDecoder:
             vertices = albedo = None
             dense3d, ibug3d, jaw3d = self.terms.landmark_points(params.identity, vector, params.rotation)
         dense = None if dense3d is None else self.project(dense3d, params.scale, params.offset)
-        return Decoded(self.landmarks_68(ibug3d, jaw3d, params.scale, params.offset), dense, vertices, albedo)
+        decoded = Decoded(self.landmarks_68(ibug3d, jaw3d, params.scale, params.offset), dense, vertices, albedo)
+        if mesh and output:
+            decoded.unposed, decoded.mesh_identity = self.unposed(params), self.mesh_identity(params)
+        return decoded
 
     def eyeballs(self, params: FaceParams) -> list[torch.Tensor]:
         """Each eyeball's vertices (B, n, 3) as `decode` poses them, without the rest of the mesh (ICT);

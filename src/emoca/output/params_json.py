@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from emoca.facemodel.face_regions import REGIONS
 from emoca.io.atomic import write_text_atomic
@@ -53,8 +52,7 @@ def face_record(face_index: int, face: Face, decoder: FaceDecoder, crop_size: in
     albedo = {"type": f"regions+{basis}_cosine",
               "regions": {name: params.colours[0, r].tolist() for r, name in enumerate(REGIONS)},
               f"{basis}_coefficients": params.coefficients[0].tolist()}
-    with torch.no_grad():
-        mesh_identity = decoder.mesh_identity(params.to(decoder.device))[0].cpu()
+    mesh_identity = face.decoded.mesh_identity[0]
     identity, rotation, scale, offset = params.identity[0], params.rotation[0], params.scale[0], params.offset[0]
     bbox, score, detector, light = detection.box, detection.score, detection.detector, params.light[0]
     landmarks_68, expression, jaw = face.landmarks_68, fields["expression"], fields.get("jaw")

@@ -12,10 +12,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from emoca.decode.gaze import turn_eyes
 from emoca.decode.image_space import screen_in_image
 from emoca.errors import InputError
-from emoca.face_params import FaceParams
 from emoca.io.atomic import atomic_path
 from emoca.io.image_output import save_image
 from emoca.io.mesh_export import write_mtl, write_obj
@@ -143,8 +141,8 @@ class OutputWriter:
             if texture is not None:
                 save_image(folder / f"texture{name}.png", texture.image)
                 write_mtl(folder / f"mesh{name}.mtl", f"texture{name}.png")
-            self.mesh(folder / f"mesh{name}.obj", face.params, face.gaze,
-                      None if texture is None else f"mesh{name}.mtl")
+            material = None if texture is None else f"mesh{name}.mtl"
+            self.mesh(folder / f"mesh{name}.obj", face.decoded.unposed[0], material)
         layers = self._render(image, faces, colour=colour_render, textures=textures)
         if colour_render:
             save_image(folder / "render.png", layers.over(layers.colour, image))
@@ -171,20 +169,13 @@ class OutputWriter:
             "mostly_hidden": texture.mostly_hidden}
         return record
 
-    def mesh(self, path: Path, params: FaceParams, gaze: np.ndarray | None = None,
-             material: str | None = None) -> None:
-        """The face of `params` (a batch of one) without head rotation, eyes turned to `gaze` ((2,) radians,
-        if given), as OBJ in model units, with the model's UVs when it has them; with a `material` (an MTL
-        file beside it) the texture atlas's UVs (`emoca.texture.atlas`) and that material."""
-        decoder = self.reconstructor.decoder
-        with torch.no_grad():
-            vertices = decoder.unposed(params.to(decoder.device)).cpu()
-            if gaze is not None:
-                vertices = turn_eyes(decoder.model, vertices, torch.zeros(1, 3), torch.as_tensor(gaze[None]))
-        vertices = vertices[0].numpy()
-        model = decoder.model
+    def mesh(self, path: Path, vertices: torch.Tensor, material: str | None = None) -> None:
+        """`vertices` (V, 3), a face without head rotation (`Decoded.unposed`, model units), as OBJ with the
+        model's UVs when it has them; with a `material` (an MTL file beside it) the texture atlas's UVs
+        (`emoca.texture.atlas`) and that material."""
+        model = self.reconstructor.decoder.model
         uv = mesh_uv(model, material is not None)
-        write_obj(path, vertices, model.triangles.cpu().numpy(), model.units, *uv, material=material)
+        write_obj(path, vertices.numpy(), model.triangles.cpu().numpy(), model.units, *uv, material=material)
 
     def _renderer(self, height: int, width: int) -> Renderer:
         """A renderer of `height` x `width` images (with the texture atlas's UVs when texturing), kept while
@@ -268,7 +259,10 @@ class OutputWriter:
             if texture is not None:
                 save_image(folder / "texture.png", texture.image)
                 write_mtl(folder / "mesh.mtl", "texture.png")
-            self.mesh(folder / "mesh.obj", neutral, material=None if texture is None else "mesh.mtl")
+            decoder = self.reconstructor.decoder
+            with torch.no_grad():
+                vertices = decoder.unposed(neutral.to(decoder.device)).cpu()[0]
+            self.mesh(folder / "mesh.obj", vertices, material=None if texture is None else "mesh.mtl")
         if reader.error:
             raise InputError(path, f"{reader.error}; wrote the {written} decoded frames")
         return written

@@ -106,7 +106,7 @@ class LiveTracker:
         dt = None if self._last_time is None else max(time_s - self._last_time, 1e-3)
         self._last_time = time_s
         detection = smoothed_landmarks(found[0], self._smoothing, dt)
-        targets, to_input = reconstructor.targets(image, [detection])
+        targets = reconstructor.targets(image, [detection])
         landmarks = time.perf_counter()
         identity = self.identity
         params = reconstructor.predictor.predict(targets, identity=identity)
@@ -116,7 +116,7 @@ class LiveTracker:
         decoder: FaceDecoder = reconstructor.decoder
         points = decoder.decode(params.to(decoder.device), mesh=False).cpu()
         emotion = reconstructor.emotions(params)[0]  # from the predicted expression, as for photos
-        gaze = reconstructor.gaze(detection, params[0], points[0], to_input[0])
+        gaze = reconstructor.gaze(detection, params[0], points[0], targets.to_input[0])
         params = reconstructor.looking(params, [gaze])
         timings = {"landmarks": 1000 * (landmarks - started), "predict": 1000 * (predicted - landmarks),
                    "gaze_emotion": _ms(predicted), "total": _ms(started)}

@@ -95,13 +95,13 @@ class Face:
     """One reconstructed face of an image.
 
     detection: the detected box and landmarks (input pixels). params: its `FaceParams` (a batch of one)
-    on its crop. decoded: the decoded face (a batch of one, CPU; points in crop pixels). to_input: (2, 3)
-    crop-to-input affine map. timings_ms: where the time went for its image, milliseconds: "detect"
-    (detection + landmarks of the image), "predict_per_face", "decode_per_face" (the full mesh, gaze and
-    emotion). emotion: from the expression parameters (None where the method has no trained head).
-    gaze: (2,) [yaw, pitch] radians in the head frame from the iris points (`emoca.decode.gaze`); None
-    without iris points or eyeballs. ICT's eyeLook weights in `params` are set from it, and the eyeballs
-    of `decoded` are turned to it.
+    on its crop, with its gaze (`params.gaze`: from the iris points; None without iris points or eyeballs;
+    ICT's eyeLook weights are set from it). decoded: the decoded face (a batch of one, CPU; points in crop
+    pixels), decoded for output (`FaceDecoder.decode(output=True)`), the eyeballs of its posed and unposed
+    meshes turned to the gaze. to_input: (2, 3) crop-to-input affine map. timings_ms: where the time went
+    for its image, milliseconds: "detect" (detection + landmarks of the image), "predict_per_face",
+    "decode_per_face" (the full mesh, gaze and emotion). emotion: from the expression parameters (None
+    where the method has no trained head).
     """
 
     detection: FaceLandmarks
@@ -110,7 +110,11 @@ class Face:
     to_input: np.ndarray
     timings_ms: dict[str, float]
     emotion: FaceEmotion | None = None
-    gaze: np.ndarray | None = None
+
+    @property
+    def gaze(self) -> np.ndarray | None:
+        """(2,) [yaw, pitch] radians (see `FaceParams.gaze`), or None."""
+        return None if self.params.gaze is None else self.params.gaze[0].numpy()
 
     @property
     def landmarks_68(self) -> np.ndarray:
@@ -208,14 +212,15 @@ class Reconstructor:
         with torch.no_grad():
             return face_emotions(self.geometry_emotion(params.expression.cpu()), "geometry")
 
-    def targets(self, image: np.ndarray, faces: list[FaceLandmarks]) -> tuple[FaceTargets, np.ndarray]:
-        """Crops and crop-pixel landmarks of `faces`, and their (F, 2, 3) crop-to-input maps."""
+    def targets(self, image: np.ndarray, faces: list[FaceLandmarks]) -> FaceTargets:
+        """Crops, crop-pixel landmarks and crop-to-input maps of `faces`."""
         return face_targets(image, faces, self.crop)
 
     def decode(self, params: FaceParams) -> Decoded:
-        """Full decoding (mesh, albedo, points) on the decoder's device; CPU tensors back."""
+        """Decoding for output (mesh, albedo, points, unposed mesh, mesh identity) on the decoder's device;
+        CPU tensors back."""
         with torch.no_grad():
-            return self.decoder.decode(params.to(self.decoder.device)).cpu()
+            return self.decoder.decode(params.to(self.decoder.device), output=True).cpu()
 
     def faces(self, detections: list[FaceLandmarks], params: FaceParams, to_input: np.ndarray,
               timings_ms: dict[str, float]) -> list[Face]:
@@ -229,8 +234,8 @@ class Reconstructor:
             params, decoded = self._looking(params, gazes)
         else:
             decoded = self.decode(params)
-        return [Face(detection, params[i], decoded[i], to_input[i], timings_ms, emotions[i], gazes[i])
-                for i, detection in enumerate(detections)]
+        return [Face(detection, params[i].replace(gaze=None if gazes[i] is None else torch.as_tensor(gazes[i])[None]),
+                     decoded[i], to_input[i], timings_ms, emotions[i]) for i, detection in enumerate(detections)]
 
     def gaze(self, detection: FaceLandmarks, params: FaceParams, points: Decoded, to_input: np.ndarray
              ) -> np.ndarray | None:
@@ -244,13 +249,15 @@ class Reconstructor:
 
     def _looking(self, params: FaceParams, gazes: list[np.ndarray | None]) -> tuple[FaceParams, Decoded]:
         """`params` with ICT's eyeLook weights from the gaze (other models: unchanged), and their decoding
-        with the eyeballs turned (faces without a gaze keep theirs)."""
-        has = torch.tensor([gaze is not None for gaze in gazes])
+        with the eyeballs of the posed and unposed meshes turned (faces without a gaze keep theirs)."""
+        has = torch.tensor([gaze is not None for gaze in gazes])[:, None, None]
         gaze = torch.tensor(np.stack([np.zeros(2) if g is None else g for g in gazes]), dtype=torch.float32)
         params = self.looking(params, gazes)
         decoded = self.decode(params)
-        decoded.vertices = torch.where(has[:, None, None], turn_eyes(self.model, decoded.vertices,
-                                                                     params.rotation.cpu(), gaze), decoded.vertices)
+        rotation = params.rotation.cpu()
+        decoded.vertices = torch.where(has, turn_eyes(self.model, decoded.vertices, rotation, gaze), decoded.vertices)
+        decoded.unposed = torch.where(has, turn_eyes(self.model, decoded.unposed, torch.zeros_like(rotation), gaze),
+                                      decoded.unposed)
         return params, decoded
 
     def looking(self, params: FaceParams, gazes: list[np.ndarray | None]) -> FaceParams:
@@ -282,13 +289,12 @@ class Reconstructor:
         found = [(image, faces) for image, faces in zip(images, detections, strict=True) if faces]
         if not found:
             return [[] for _ in images]
-        pieces = [self.targets(image, faces) for image, faces in found]
+        targets = FaceTargets.concat([self.targets(image, faces) for image, faces in found])
         detected = time.perf_counter()
-        params = self.predictor.predict(FaceTargets.concat([targets for targets, _ in pieces]))
+        params = self.predictor.predict(targets)
         count, predicted = len(params), time.perf_counter()
         timings = {"detect": 1000 * (detected - start), "predict_per_face": 1000 * (predicted - detected) / count}
-        faces = self.faces([face for _, faces in found for face in faces], params,
-                           np.concatenate([to_input for _, to_input in pieces]), timings)
+        faces = self.faces([face for _, faces in found for face in faces], params, targets.to_input, timings)
         timings["decode_per_face"] = 1000 * (time.perf_counter() - predicted) / count
         results, position = [], 0
         for image_faces in detections:

@@ -49,13 +49,12 @@ class FrameResult:
 
 @dataclass
 class _Pending:
-    """A frame waiting for the shared identity: its detection, targets and crop map (None: no face)."""
+    """A frame waiting for the shared identity: its detection and targets (None: no face)."""
 
     index: int
     image: np.ndarray
     detection: FaceLandmarks | None = None
     targets: FaceTargets | None = None
-    to_input: np.ndarray | None = None
 
 
 def smoothed_landmarks(face: FaceLandmarks, smoothing: OneEuroFilter, dt: float | None = None) -> FaceLandmarks:
@@ -128,9 +127,10 @@ class VideoReconstructor:
                     yield FrameResult(index, image, None)
                 continue
             detection = smoothed_landmarks(found[0], smoothing)
-            targets, to_input = self.reconstructor.targets(image, [detection])
+            targets = self.reconstructor.targets(image, [detection])
+            to_input = targets.to_input[0]
             if identity is None:
-                buffer.append(_Pending(index, image, detection, targets, to_input[0]))
+                buffer.append(_Pending(index, image, detection, targets))
                 if sum(item.detection is not None for item in buffer) == self.config.identity_frames:
                     identity, last, last_to_input = yield from self._flush(buffer)
                     buffer = []
@@ -138,9 +138,9 @@ class VideoReconstructor:
             if last is None:  # the face came back: a full prediction with the known identity
                 last = predictor.predict(targets, identity=identity)
             else:
-                start = self._start(last, before, last_to_input, to_input[0])
+                start = self._start(last, before, last_to_input, to_input)
                 before, last = last, self.follow.predict(targets, init=start, anchor=start, identity=identity)
-            last_to_input = to_input[0]
+            last_to_input = to_input
             yield FrameResult(index, image, self._face(detection, last, last_to_input))
         if buffer:
             yield from self._flush(buffer)
@@ -171,9 +171,9 @@ class VideoReconstructor:
             if item.detection is None:
                 yield FrameResult(item.index, item.image, None)
                 continue
-            last, last_to_input = joint[position], item.to_input
+            last, last_to_input = joint[position], item.targets.to_input[0]
             position += 1
-            yield FrameResult(item.index, item.image, self._face(item.detection, last, item.to_input))
+            yield FrameResult(item.index, item.image, self._face(item.detection, last, last_to_input))
         if buffer[-1].detection is None:  # the face was lost after the last fitted frame: no warm start from it
             last, last_to_input = None, None
         return (joint.identity[0] if joint is not None else None), last, last_to_input

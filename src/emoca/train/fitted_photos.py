@@ -22,12 +22,15 @@ BATCH = 10
 
 @dataclass
 class CroppedFace:
-    """One photo's chosen face: `position` in the input list, its targets (a batch of one) and the (2, 3)
-    crop-to-input map."""
+    """One photo's chosen face: `position` in the input list and its targets (a batch of one)."""
 
     position: int
     targets: FaceTargets
-    to_input: np.ndarray
+
+    @property
+    def to_input(self) -> np.ndarray:
+        """(2, 3) the crop-to-input map."""
+        return self.targets.to_input[0]
 
 
 def crop_photos(reconstructor: Reconstructor, paths: list[Path],
@@ -40,8 +43,7 @@ def crop_photos(reconstructor: Reconstructor, paths: list[Path],
         faces = reconstructor.landmarker(image)
         if faces:
             face = choose(position, faces) if choose else faces[0]
-            targets, to_input = reconstructor.targets(image, [face])
-            cropped.append(CroppedFace(position, targets, to_input[0]))
+            cropped.append(CroppedFace(position, reconstructor.targets(image, [face])))
     return cropped
 
 

@@ -74,7 +74,7 @@ def synthetic_faces(reconstructor: Reconstructor, count: int, seed: int) -> tupl
         found = reconstructor.landmarker(photo)
         if not found:
             continue
-        targets, _ = reconstructor.targets(photo, found[:1])
+        targets = reconstructor.targets(photo, found[:1])
         points.append(normalised_points(targets.landmarks_68, targets.dense, reconstructor.crop.size).flatten(1))
         truth = scene["params"]["identity"]
         with torch.no_grad():

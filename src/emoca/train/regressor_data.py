@@ -133,7 +133,7 @@ def cache_source(source: Source, reconstructor: Reconstructor, trunk: Trunk, emo
         if not faces:
             continue
         kept.append(position)
-        face_targets, _ = reconstructor.targets(image, faces[:1])
+        face_targets = reconstructor.targets(image, faces[:1])
         crop = (face_targets.images[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
         crops.append(cv2.resize(crop, (TRUNK_SIZE, TRUNK_SIZE), interpolation=cv2.INTER_AREA))
         points68.append(face_targets.landmarks_68[0].numpy())
