@@ -34,6 +34,8 @@ from emoca.io.mesh_export import MorphAnimation, write_glb, write_mtl, write_obj
 from emoca.output.capture import Capture, CapturedFace, CaptureFrame
 from emoca.texture.atlas import mesh_uv
 
+STILL_FPS = 30.0  # the frame rate of a take from a photo or a video without frame times
+
 
 def gaze_weights(gaze: np.ndarray) -> np.ndarray:
     """(N, 2) gaze radians -> (N, 4) weights of `GAZE_TARGETS` (left, right, up, down)."""
@@ -57,14 +59,15 @@ def export_arkit_csv(capture: Capture, out: Path, pose: bool, names: tuple[str, 
         raise InputError(capture.path, "arkit-csv needs an ICT capture (FLAME captures: use flame-npz)")
     names = names or tuple(load_model("ict").expression_names)
 
-    def frames() -> Iterator[ArkitFrame]:
-        for frame in _progress(capture, capture.held()):
-            face = frame.face
-            coefficients = ict_to_arkit(torch.as_tensor(face.weights_in(names), dtype=torch.float64)).numpy()
-            head = face.rotation if pose else np.zeros(3)
-            yield ArkitFrame(frame.time_s, coefficients, head, face.gaze_or_ahead)
+    frames = (arkit_frame(frame.face, frame.time_s, names, pose) for frame in _progress(capture, capture.held()))
+    return write_arkit_csv(out, frames, capture.fps or STILL_FPS)
 
-    return write_arkit_csv(out, frames(), capture.fps or 30.0)
+
+def arkit_frame(face: CapturedFace, time_s: float, names: tuple[str, ...], pose: bool) -> ArkitFrame:
+    """One row of an ARKit take: `face`'s ICT weights (in the order of `names`) as ARKit's 52, its head
+    rotation (zeros unless `pose`) and gaze, at `time_s` seconds."""
+    coefficients = ict_to_arkit(torch.as_tensor(face.weights_in(names), dtype=torch.float64)).numpy()
+    return ArkitFrame(time_s, coefficients, face.rotation if pose else np.zeros(3), face.gaze_or_ahead)
 
 
 def write_animated_glb(path: Path, puppet: Puppet, times: list[float], weights: list[np.ndarray],

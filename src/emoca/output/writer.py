@@ -125,13 +125,14 @@ class OutputWriter:
         return face_texture(self._textures, image, face, self.reconstructor.crop.size)
 
     def photo(self, path: Path, folder: Path, image: np.ndarray, faces: list[Face], started: float,
-              colour_render: bool = True) -> None:
+              colour_render: bool = True) -> list[dict]:
         """Write `folder`/{params.json, mesh.obj (mesh_K.obj for face K > 0), render.png (unless not
         `colour_render`), overlay.png} and, when texturing, texture.png + mesh.mtl (texture_K.png,
         mesh_K.mtl) and textured.png (the faces rendered with their textures over the photo); params.json
         last (it marks the photo done). `started`: `time.perf_counter()` at the photo's start. `timings_ms`
         gets "total" (reading the photo to its decoded faces: what a library call costs), "texture" (the
-        faces' textures, when made) and "write_outputs" (everything written, the textures included)."""
+        faces' textures, when made) and "write_outputs" (everything written, the textures included).
+        Returns the faces' entries of params.json, as written."""
         reconstructed = time.perf_counter()
         folder.mkdir(parents=True, exist_ok=True)
         textures = [self.texture(image, face) for face in faces]
@@ -158,6 +159,7 @@ class OutputWriter:
         records = [self.record(i, face, timings, texture)
                    for i, (face, texture) in enumerate(zip(faces, textures, strict=True))]
         write_params(folder / "params.json", path, image.shape[1], image.shape[0], records, self.provenance)
+        return records
 
     def record(self, index: int, face: Face, timings_ms: dict[str, float],
                texture: FaceTexture | None = None) -> dict:

@@ -51,7 +51,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from emoca.animation.exports import animation_row, export_arkit_csv, write_animated_glb
+from emoca.animation.arkit_csv import write_arkit_csv
+from emoca.animation.exports import STILL_FPS, animation_row, arkit_frame, write_animated_glb
 from emoca.animation.puppet import Puppet
 from emoca.errors import InputError
 from emoca.io.images import load_image
@@ -156,12 +157,11 @@ class FacePage:
         if not faces:
             raise InputError(name, "no face found")
         faces = faces[:1]
-        self.writer.photo(Path(name), folder, image, faces, started, colour_render=False)  # not shown
-        capture = Capture(folder / "params.json")
-        face = capture.first_face()
+        records = self.writer.photo(Path(name), folder, image, faces, started, colour_render=False)  # not shown
+        face = CapturedFace.from_record(records[0])  # the values params.json holds, not read back from it
         puppet = Puppet(self.reconstructor.decoder, face)
-        write_view_glb(folder / "view.glb", puppet, face, capture.texture_png())
-        export_arkit_csv(capture, folder / "take.csv", pose=True, names=puppet.names)
+        write_view_glb(folder / "view.glb", puppet, face, Capture(folder / "params.json").texture_png())
+        write_arkit_csv(folder / "take.csv", [arkit_frame(face, 0.0, puppet.names, pose=True)], STILL_FPS)
         emotion = faces[0].emotion
         sliders = dict(zip(SLIDERS, face.weights_in(SLIDERS).tolist(), strict=True))
         return {"expression": face_json(face), "sliders": sliders,
