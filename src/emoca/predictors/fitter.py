@@ -171,11 +171,14 @@ class PhotoFitter:
                                                            (appearance, config.appearance_rate)]),
                   ("emotion", emotion_stage, [([] if hold else [expression], config.emotion_rate)]))
 
-        def current() -> FaceParams:
-            """The parameters being optimised, as one record (the expression vector split back)."""
+        def current(expression_only: bool = False) -> FaceParams:
+            """The parameters being optimised, as one record (the expression vector split back);
+            `expression_only`: the rest detached (the emotion stage moves the expression alone, so no
+            gradient is computed for what stays)."""
             expression_part, jaw = decoder.terms.split(expression)
-            return FaceParams(identity_parameter.expand(batch, -1), expression_part, rotation, log_scale.exp(), offset,
-                              light, colours, coefficients, jaw)
+            params = FaceParams(identity_parameter.expand(batch, -1), expression_part, rotation, log_scale.exp(),
+                                offset, light, colours, coefficients, jaw)
+            return params.detach().replace(expression=expression_part, jaw=jaw) if expression_only else params
 
         for stage, count, groups in stages:
             groups = [{"params": params, "lr": rate} for params, rate in groups if params]
@@ -184,7 +187,7 @@ class PhotoFitter:
             optimiser = torch.optim.Adam(groups)
             for _ in range(count):
                 if stage == "emotion":
-                    losses = self._emotion_losses(current(), targets, small, small_emotion, anchor_values, start)
+                    losses = self._emotion_losses(current(expression_only=True), targets, small, small_emotion, anchor_values, start)
                 else:
                     losses = self._losses(stage, current(), targets, photometric, anchor_values, photo_emotion, start)
                 total = sum(losses.values()).sum()
