@@ -15,6 +15,7 @@ import torch
 from emoca.decode.albedo import AlbedoModel
 from emoca.decode.face_terms import FaceTerms, face_terms
 from emoca.decode.jaw_contour import JAW, JawContour, shift_along_outline
+from emoca.detect.crops import CROP_SIZE
 from emoca.face_params import FaceParams
 from emoca.facemodel.base import FaceModel
 from emoca.facemodel.landmark_sets import outer_eye_distance
@@ -63,7 +64,7 @@ class FaceDecoder:
     The parts (model-specific terms, albedo, jaw contour) are built from `model` on the CPU; `to` moves
     them and the model (in place, as `nn.Module.to` does)."""
 
-    def __init__(self, model: FaceModel, crop_size: int = 224) -> None:
+    def __init__(self, model: FaceModel, crop_size: int = CROP_SIZE) -> None:
         self.model = model.cpu()
         self.crop_size = crop_size
         self.albedo = AlbedoModel(model)

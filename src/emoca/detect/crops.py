@@ -9,13 +9,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+CROP_SIZE = 224  # px: the side of the face crops the networks, the fitter and the decoder work on
+
 
 @dataclass
 class CropConfig:
     """scale: crop side over the landmarks' box size (DECA: 1.25). size: output side in pixels."""
 
     scale: float = 1.25
-    size: int = 224
+    size: int = CROP_SIZE
 
 
 @dataclass

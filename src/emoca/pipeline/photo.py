@@ -152,7 +152,7 @@ class Reconstructor:
         self.config.fit.device = self.config.device
         self.landmarker = FaceLandmarker()
         self.model = model or load_model(self.config.model, self.config.flame)
-        self.crop = CropConfig(size=self.config.fit.crop_size)
+        self.crop = CropConfig()
         self.decoder = FaceDecoder(self.model, self.crop.size)
         self.predictor = self._predictor()
         self.geometry_emotion = self._geometry_emotion()

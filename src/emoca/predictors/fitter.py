@@ -54,11 +54,10 @@ class LossWeights(LandmarkWeights):
 
 @dataclass
 class FitConfig:
-    """Steps and learning rates of the three stages; crop and render sizes in pixels; the torch device
-    the fit runs on ("cpu", "cuda", "cuda:1", ...)."""
+    """Steps and learning rates of the three stages; render sizes in pixels (the crops' is the decoder's);
+    the torch device the fit runs on ("cpu", "cuda", "cuda:1", ...)."""
 
     device: str = "cpu"
-    crop_size: int = 224
     render_size: int = 112
     pose_steps: int = 30
     shape_steps: int = 80
@@ -91,9 +90,6 @@ class PhotoFitter:
         if (weights.emotion or (weights.test_emotion and self.config.emotion_steps)) and emotion is None:
             raise ValueError("an emotion weight needs the emotion recogniser (`emotion`)")
         self.emotion = emotion
-        if decoder.crop_size != self.config.crop_size:
-            raise ValueError(f"the decoder works on {decoder.crop_size}-pixel crops, the fit on "
-                             f"{self.config.crop_size}")
         self.device = torch.device(self.config.device)
         self.decoder = decoder.to(self.device)
 
@@ -108,7 +104,7 @@ class PhotoFitter:
         """Scale and offset that match the neutral model's 68 points to the detections' spread/centre."""
         model = self.decoder.model
         model_points = model.surface_landmarks(model.template[None], "ibug")[0, :, :2]
-        size = self.config.crop_size
+        size = self.decoder.crop_size
         detected = targets.landmarks_68 / (size / 2) - 1  # normalised, y down
         detected = torch.stack([detected[..., 0], -detected[..., 1]], -1)
         spread_model = (model_points - model_points.mean(0)).norm(dim=-1).mean()
@@ -187,7 +183,8 @@ class PhotoFitter:
             optimiser = torch.optim.Adam(groups)
             for _ in range(count):
                 if stage == "emotion":
-                    losses = self._emotion_losses(current(expression_only=True), targets, small, small_emotion, anchor_values, start)
+                    losses = self._emotion_losses(current(expression_only=True), targets, small, small_emotion,
+                                                  anchor_values, start)
                 else:
                     losses = self._losses(stage, current(), targets, photometric, anchor_values, photo_emotion, start)
                 total = sum(losses.values()).sum()
