@@ -14,6 +14,7 @@ from emoca.detect.crops import CropConfig
 from emoca.detect.pipeline import FaceLandmarker
 from emoca.predictors.camera import fit_camera
 from emoca.predictors.fitter import FitConfig, PhotoFitter
+from emoca.predictors.protocol import Refined
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
 from emoca.render.shading import default_light
@@ -144,3 +145,30 @@ def test_the_closed_form_camera_puts_a_face_back_on_its_points(ict_model):
     torch.testing.assert_close(solved.scale, truth.scale, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(solved.offset, truth.offset, atol=1e-4, rtol=1e-4)
     assert torch.equal(solved.identity, truth.identity) and torch.equal(solved.rotation, truth.rotation)
+
+
+class _Recorder:
+    """A stand-in predictor: returns `result` and records what it was called with."""
+
+    def __init__(self, result, steps=None):
+        self.result, self.calls, self.steps = result, [], steps
+
+    def predict(self, targets, init=None, anchor=None, identity=None, shared_identity=False):
+        self.calls.append({"targets": targets, "init": init, "anchor": anchor, "identity": identity,
+                           "shared_identity": shared_identity})
+        return self.result
+
+    def per_frame(self, steps):
+        return _Recorder(self.result, steps)
+
+
+def test_refined_starts_the_second_predictor_from_the_first_and_passes_the_caller_s_choices():
+    first, then = _Recorder("start"), _Recorder("refined")
+    identity, anchor = torch.zeros(3), "previous frame"
+    assert Refined(first, then).predict("targets", anchor=anchor, identity=identity, shared_identity=True) == "refined"
+    assert first.calls == [{"targets": "targets", "init": None, "anchor": None, "identity": identity,
+                            "shared_identity": True}]  # the first predicts afresh: no anchor to follow
+    assert then.calls == [{"targets": "targets", "init": "start", "anchor": anchor, "identity": identity,
+                           "shared_identity": True}]
+    frames = Refined(first, then).per_frame((0, 16, 0, 3))
+    assert (frames.first.steps, frames.then.steps) == ((0, 16, 0, 3), (0, 16, 0, 3))

@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from emoca.errors import InputError
+from emoca.io.image_output import save_image, to_uint8
 from emoca.io.images import expand_inputs, load_image
 
 
@@ -85,3 +87,13 @@ def test_folders_are_walked_in_order_and_non_images_reported(tmp_path):
     assert any("nope.jpg" in e and "no such file" in e for e in errors)
     assert sum("symbolic link" in e for e in errors) == 2
     assert any("x.jpg" in e and "no files" in e for e in errors)
+
+
+def test_float_images_become_uint8_either_layout_clipped_and_rounded(tmp_path):
+    channels_last = torch.tensor([[[0.0, 0.5, 1.0], [-0.2, 1.3, 0.998]]])  # (1, 2, 3)
+    expected = np.array([[[0, 128, 255], [0, 255, 254]]], np.uint8)
+    np.testing.assert_array_equal(to_uint8(channels_last), expected)
+    np.testing.assert_array_equal(to_uint8(channels_last.permute(2, 0, 1)), expected)  # (3, 1, 2)
+    save_image(tmp_path / "image.png", channels_last)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "image.png")), expected)
+    assert [p.name for p in tmp_path.iterdir()] == ["image.png"]  # no temporary left

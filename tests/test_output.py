@@ -10,9 +10,11 @@ import torch
 
 from emoca.animation.puppet import Puppet
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
+from emoca.detect.pipeline import FaceLandmarks
 from emoca.facemodel.ict_files import read_obj
 from emoca.io.images import load_image
 from emoca.output.capture import Capture
+from emoca.output.drawing import draw_landmarks
 from emoca.output.writer import OutputWriter
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 
@@ -56,3 +58,17 @@ def test_the_puppet_of_the_capture_rebuilds_the_written_mesh(written):
     # one weighted sum of morph targets against a decode, from the file's rounded values: within 2e-4 cm
     # (without the gaze the eyes are 0.2 cm off)
     np.testing.assert_allclose(rebuilt.numpy(), face.decoded.unposed[0].numpy(), atol=2e-4)
+
+
+def test_the_overlay_draws_box_and_points_on_a_copy():
+    image = np.full((200, 300, 3), 50, np.uint8)
+    dense = np.column_stack([np.linspace(60, 240, 478), np.full(478, 40.0), np.zeros(478)])
+    points_68 = np.column_stack([np.linspace(80, 220, 68), np.full(68, 150.0)])
+    face = FaceLandmarks(np.array([50.0, 20, 250, 180]), 0.9, "mediapipe", dense, "direct", points_68)
+    overlay = draw_landmarks(image, [face])
+    assert (image == 50).all()  # the photo itself is untouched
+    assert tuple(overlay[150, 150]) == (255, 40, 40)  # a 68 point: red
+    assert tuple(overlay[40, 150]) == (0, 220, 255)  # the dense points: cyan
+    assert tuple(overlay[100, 50]) == (0, 200, 0)  # the box's left edge: green
+    assert tuple(overlay[100, 150]) == (50, 50, 50)  # inside the box, away from the points: the photo
+    np.testing.assert_array_equal(draw_landmarks(image, []), image)

@@ -10,6 +10,7 @@ from emoca.render.camera import perspective, weak_perspective
 from emoca.render.rasterize import interpolate, perspective_barycentric, rasterize
 from emoca.render.renderer import Renderer, RendererConfig
 from emoca.render.shading import VertexNormals, sh_basis, sh_shading
+from emoca.render.sparse import SparseLinearMap
 
 
 def _screen(points, w=None):
@@ -269,3 +270,15 @@ def test_nvdiffrast_backend_agrees_with_the_cpu_pass(ict_model):
     b = gpu.to_image(interpolate(normals.cuda(), gpu, ict_model.triangles.cuda())).cpu()
     both = (cpu.triangle_id == gpu.triangle_id.cpu())
     assert (a - b)[both].abs().max() <= 1e-4
+
+
+def test_sparse_linear_map_is_the_dense_product_and_its_gradient():
+    rows, cols = torch.tensor([0, 2, 2, 1, 0]), torch.tensor([1, 0, 0, 3, 1])  # (0, 1) and (2, 0) repeat: they add
+    values = torch.tensor([0.5, -1.0, 2.0, 3.0, 0.25], dtype=torch.float64)
+    dense_matrix = torch.zeros(3, 4, dtype=torch.float64)
+    dense_matrix.index_put_((rows, cols), values, accumulate=True)
+    linear = SparseLinearMap(rows, cols, values, (3, 4))
+    x = torch.randn(4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    torch.testing.assert_close(linear(x), dense_matrix @ x)
+    assert torch.autograd.gradcheck(linear, (x,))
+    assert linear.float()(x.float().detach()).dtype == torch.float32
