@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from figures import record
 
 from emoca.datasets.ferplus import load_ferplus
 from emoca.emotions import EMOTIONS
@@ -100,9 +101,12 @@ def main() -> None:
     print("per-class recall: " + ", ".join(f"{n} {100 * r:.1f}%" for n, r in zip(EMOTIONS, recall, strict=True)))
     plot_confusion(matrix, OUT / "confusion_ferplus.png")
     print(f"confusion matrix: {OUT / 'confusion_ferplus.png'}")
-    for name, variant in (("blurred to 32 px and back", blurred(faces)),
-                          ("through the renderer (colour, 224 px)", through_renderer(faces))):
+    figures = {"accuracy": round(accuracy, 2), "recall": {n: round(100 * r, 1) for n, r in zip(EMOTIONS, recall,
+                                                                                                strict=True)}}
+    for key, name, variant in (("blurred_accuracy", "blurred to 32 px and back", blurred(faces)),
+                               ("rendered_accuracy", "through the renderer (colour, 224 px)", through_renderer(faces))):
         shifted = 100 * (probabilities(net, variant).argmax(1) == test.labels).mean()
+        figures[key] = round(shifted, 2)
         print(f"  {name}: accuracy {shifted:.2f}% (drop {accuracy - shifted:+.2f} points)  [target drop <= 3]")
     batch = faces[:32]
     with torch.no_grad():
@@ -124,8 +128,11 @@ def main() -> None:
     names = {"angry": "anger", "happy": "happy", "sad": "sad", "surprise": "surprise", "fear": "fear",
              "disgust": "disgust", "neutral": "neutral"}
     mapped = np.array([EMOTIONS.index(names[JUDGE_CLASSES[k]]) for k in judged])
+    judge_accuracy = 100 * (mapped == test.labels[keep]).mean()
     print(f"judge (fer's mini-Xception) on FER+ test, 7 classes, contempt excluded ({keep.sum()} faces): "
-          f"accuracy {100 * (mapped == test.labels[keep]).mean():.2f}%")
+          f"accuracy {judge_accuracy:.2f}%")
+    record("emotion_recogniser", {"ours": figures, "judge": {"accuracy": round(judge_accuracy, 2)}},
+           {"FER+ test confusion, our recogniser": OUT / "confusion_ferplus.png"})
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_regressor_speed import blendshapes, face_landmarker  # noqa: E402
+from figures import record  # noqa: E402
 
 from emoca.emotions import EMOTIONS  # noqa: E402
 from emoca.metrics import accuracy, macro_f1  # noqa: E402
@@ -87,9 +88,15 @@ def table(method: str, name: str, rows: np.ndarray | None = None) -> tuple[np.nd
     return values[found], labels[found].astype(np.float32)
 
 
-def scores(probabilities: np.ndarray, labels: np.ndarray) -> str:
+def score_values(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro-F1 (%) of the most probable class against the label distributions' argmax."""
     predicted, truth = probabilities.argmax(1), labels.argmax(1)
-    return f"{100 * accuracy(predicted, truth):.1f}% / {100 * macro_f1(predicted, truth, len(EMOTIONS)):.1f}%"
+    return {"accuracy": round(100 * accuracy(predicted, truth), 1),
+            "macro_f1": round(100 * macro_f1(predicted, truth, len(EMOTIONS)), 1), "faces": len(labels)}
+
+
+def scores(values: dict[str, float]) -> str:
+    return f"{values['accuracy']:.1f}% / {values['macro_f1']:.1f}%"
 
 
 def recogniser_probabilities(name: str, rows: np.ndarray | None = None) -> np.ndarray:
@@ -117,9 +124,12 @@ def main() -> None:
     print(header + "\n|---|---|---|---|---|---|")
     share = f"{100 * _share('wild_valid'):.1f}%, {100 * _share('ferplus_test'):.1f}%"
     wild, fer = _labels("wild_valid"), _labels("ferplus_test")
-    print(f"| image recogniser (same face crops) | {scores(recogniser_probabilities('wild_valid'), wild)} | "
-          f"{scores(recogniser_probabilities('ferplus_test'), fer)} | "
-          f"{scores(recogniser_probabilities('ferplus_test', subset), fer[subset])} | {share} | - |", flush=True)
+    image = {"wild_valid": score_values(recogniser_probabilities("wild_valid"), wild),
+             "ferplus_test": score_values(recogniser_probabilities("ferplus_test"), fer),
+             "ferplus_test_fitter_subset": score_values(recogniser_probabilities("ferplus_test", subset), fer[subset])}
+    record("geometry_emotion", {"recogniser": image})
+    print(f"| image recogniser (same face crops) | {' | '.join(scores(v) for v in image.values())} | {share} | - |",
+          flush=True)
     config = HeadTraining()
     for method, label in ROWS.items():
         if method not in chosen:
@@ -131,15 +141,17 @@ def main() -> None:
         net, _ = train_head((np.concatenate([t[0] for t in train]), np.concatenate([t[1] for t in train])),
                             table(method, SELECTION_SOURCE), config)
 
-        cells = []
-        for name, rows in (("wild_valid", None), ("ferplus_test", None), ("ferplus_test", subset)):
-            if method == "fit" and name == "ferplus_test" and rows is None:
+        cells, figures = [], {}
+        for key, (name, rows) in {"wild_valid": ("wild_valid", None), "ferplus_test": ("ferplus_test", None),
+                                  "ferplus_test_fitter_subset": ("ferplus_test", subset)}.items():
+            if method == "fit" and key == "ferplus_test":
                 cells.append("- (fitted: the subset only)")
                 continue
             values, labels = table(method, name, rows)
             with torch.no_grad():
                 probabilities = net(torch.from_numpy(values)).probabilities.numpy()
-            cells.append(f"{scores(probabilities, labels)} ({len(values)})")
+            figures[key] = score_values(probabilities, labels)
+            cells.append(f"{scores(figures[key])} ({len(values)})")
         values = torch.from_numpy(table(method, "wild_valid")[0][:1])
         start = time.perf_counter()
         with torch.no_grad():
@@ -148,6 +160,7 @@ def main() -> None:
         ms = 1000 * (time.perf_counter() - start) / 200
         row_share = share if method != "mediapipe" else "of the cached crops: " + ", ".join(
             f"{100 * (~np.isnan(mediapipe_blendshapes(n)[:, 0])).mean():.1f}%" for n in REPORTED)
+        record("geometry_emotion", {method: figures | {"mlp_ms": round(ms, 3)}})
         print(f"| {label} | {' | '.join(cells)} | {row_share} | {ms:.3f} |", flush=True)
 
 

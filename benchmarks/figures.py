@@ -11,7 +11,8 @@ import os
 import platform
 from pathlib import Path
 
-FIGURES = Path(__file__).resolve().parents[1] / "out" / "report" / "figures.json"
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ROOT / "out" / "report" / "figures.json"
 
 
 def machine() -> str:
@@ -27,11 +28,15 @@ def machine() -> str:
     return f"{name}, {os.cpu_count()} cores"
 
 
-def record(benchmark: str, rows: dict) -> None:
-    """Merge `rows` (row name -> figures) into `benchmark`'s entry, stamped with the machine and date."""
+def record(benchmark: str, rows: dict, plots: dict[str, Path] | None = None) -> None:
+    """Merge `rows` (row name -> figures) into `benchmark`'s entry, stamped with the machine and date;
+    `plots` (title -> a PNG the benchmark wrote; kept relative to the repository) go into the report
+    beside its table."""
     figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
     entry = figures.setdefault(benchmark, {"rows": {}})
     entry["rows"].update(rows)
+    if plots:
+        entry.setdefault("plots", {}).update({title: os.path.relpath(path, ROOT) for title, path in plots.items()})
     entry["machine"], entry["date"] = machine(), datetime.date.today().isoformat()
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
     temporary = FIGURES.with_suffix(".tmp")

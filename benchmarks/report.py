@@ -67,6 +67,16 @@ def bars(rows: dict[str, dict], column: str, title: str) -> str:
     return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
 
 
+def embedded(path: str, title: str) -> str:
+    """A PNG a benchmark wrote (`path` relative to the repository), inline ('' when it is gone)."""
+    file = ROOT / path
+    if not file.exists():
+        return ""
+    data = base64.b64encode(file.read_bytes()).decode()
+    return f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}"><figcaption>' \
+           f'{html.escape(title)}</figcaption></figure>'
+
+
 def write_html(figures: dict) -> None:
     parts = ["<!doctype html><meta charset=utf-8><title>emoca benchmarks</title><style>body{font:14px sans-serif;"
              "margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
@@ -74,6 +84,7 @@ def write_html(figures: dict) -> None:
     for name, entry in figures.items():
         parts.append(f"<h2>{html.escape(name)}</h2><p>{html.escape(entry['machine'])}, {entry['date']}</p>")
         parts.append(table(entry["rows"]))
+        parts.extend(embedded(path, title) for title, path in entry.get("plots", {}).items())
         if name == "ablation":
             parts.append(bars(entry["rows"], "wild_valid.agreement", "judge agreement, expressions_wild valid (%)"))
         if name == "fidelity_ferplus":
