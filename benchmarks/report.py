@@ -89,6 +89,8 @@ def write_html(figures: dict) -> None:
             parts.append(bars(entry["rows"], "wild_valid.agreement", "judge agreement, expressions_wild valid (%)"))
         if name == "fidelity_ferplus":
             parts.append(bars(entry["rows"], "agreement", "judge agreement, FER+ test (%)"))
+        if name == "geometry_emotion":
+            parts.append(bars(entry["rows"], "ferplus_test.accuracy", "emotion from geometry, FER+ test accuracy (%)"))
         if name == "speed":
             parts.append(bars(entry["rows"], "ratio", "one photo's time over MediaPipe's, same run (x)"))
             parts.append(bars(entry["rows"], "video_fps", "the sample video end to end (frames/s)"))
