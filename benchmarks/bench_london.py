@@ -31,7 +31,7 @@ def main() -> None:
     london = HELEN.parent / "london"
     for kind in ("neutral", "smiling"):
         subprocess.run([str(Path(sys.executable).with_name("emoca")), "reconstruct", str(london / kind), "--out",
-                        str(OUT / kind)], check=False)
+                        str(OUT / kind), "--overwrite"], check=False)  # today's code, not an earlier run's files
     neutral, smiling = first_faces(OUT / "neutral"), first_faces(OUT / "smiling")
     people = sorted(set(neutral) & set(smiling))
     smile = lambda face: face["expression"]["mouthSmile_L"] + face["expression"]["mouthSmile_R"]  # noqa: E731

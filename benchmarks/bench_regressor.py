@@ -44,8 +44,10 @@ ROWS = {
 
 
 def reconstruct(inputs: list[Path], out: Path, options: list[str]) -> None:
+    """`emoca reconstruct` into `out`, redoing every photo (`--overwrite`: a row measures today's code, never
+    a folder an earlier run left)."""
     command = [str(Path(sys.executable).with_name("emoca")), "reconstruct", *map(str, inputs), "--out", str(out),
-               *options]
+               "--overwrite", *options]
     subprocess.run(command, check=False, capture_output=True)
 
 
