@@ -2,13 +2,14 @@
 
 Run: `.venv/bin/python benchmarks/bench_regressor.py [--rows fit,stage2,...] [--no-helen]` (part of `make bench`).
 Each row runs `emoca reconstruct` (the CLI, as a user would) on the expressions_wild *valid* photos and
-the 204 London photos into out/benchmarks/ablation/ROW/ (finished photos are skipped on later runs),
-then scores the outputs with the acceptance checks in ../shared/checks: `eval_fidelity.py` (the
+the 204 London photos into out/benchmarks/ablation/ROW/ (every photo redone on each run), then scores
+the outputs with the acceptance checks in ../shared/checks: `eval_fidelity.py` (the
 independent judge's class on render.png vs the photo) and `eval_london.py`. Rows: the fitter; the
 fitter with the emotion term; stage 1 (the coarse encoder's own expression); stage 2 without the
 emotion loss (the control); stage 2 (EMOCA); regress+fit; regress+identity (that fit with the
 regressor's expression held); `--method emoca` without its emotion term (the test-time control) and
-with it. Targets (issue "The EMOCA regressor", stage
+with it. A grid of photo crops and each row's render.png, one expressions_wild valid photo per class,
+goes to out/benchmarks/ablation/samples.png and the report. Targets (issue "The EMOCA regressor", stage
 2): fidelity >= the fitter + 10 points and >= the control + 5; London smile pairs >= 99% with mean
 difference >= 0.8, identity >= 90%, neutral mean weight <= 0.08.
 """
@@ -101,6 +102,52 @@ def main() -> None:
             record["helen_test"] = {"nme": values[3], "failure": values[4], "text": helen_line}
             print(f"{row}: HELEN test: {helen_line}", flush=True)
         record_figures("ablation", {row: record})
+    grid = sample_grid([row for row in ROWS if (OUT / row / "wild_valid").is_dir()], valid_by_class())
+    if grid is not None:
+        record_figures("ablation", {}, {"photo crop, then each row's render.png (expressions_wild valid)": grid})
+
+
+def valid_by_class() -> dict[str, list[str]]:
+    """The expressions_wild valid photos (file stems) of each class, in labels.csv order."""
+    chosen = {}
+    with open(WILD / "labels.csv", newline="") as handle:
+        for entry in csv.DictReader(handle):
+            if entry["split"] == "valid":
+                chosen.setdefault(entry["emotion"], []).append(Path(entry["file"]).stem)
+    return chosen
+
+
+def sample_grid(rows: list[str], photos: dict[str, list[str]], size: int = 112) -> Path | None:
+    """A PNG: one line per class (its first photo with a face found: the crop from overlay.png, then each
+    row's render.png), `size` px a tile; None when no row has outputs. Tiles a row lacks stay black."""
+    from PIL import Image, ImageDraw
+
+    if not rows:
+        return None
+    grid = Image.new("RGB", (size * (len(rows) + 1), size * len(photos) + 14))
+    draw = ImageDraw.Draw(grid)
+    for column, name in enumerate(["photo", *rows]):
+        draw.text((column * size + 3, 1), name, fill="white")
+    for line, (emotion, stems) in enumerate(photos.items()):
+        top = 14 + line * size
+        overlay, stem = next(((OUT / row / "wild_valid" / stem / "overlay.png", stem) for stem in stems
+                              for row in rows if (OUT / row / "wild_valid" / stem / "overlay.png").exists()),
+                             (None, stems[0]))
+        if overlay is not None:
+            with Image.open(overlay) as image:
+                panel = image.crop((0, 0, image.width // 4, image.height))  # overlay.png: four panels, the crop first
+                grid.paste(panel.resize((size, size)), (0, top))
+        draw.text((3, top + 2), emotion, fill="yellow")
+        for column, row in enumerate(rows, 1):
+            render = OUT / row / "wild_valid" / stem / "render.png"
+            if render.exists():
+                with Image.open(render) as image:
+                    grid.paste(image.convert("RGB").resize((size, size)), (column * size, top))
+    path = OUT / "samples.png"
+    temporary = path.with_suffix(".tmp.png")
+    grid.save(temporary)
+    temporary.replace(path)
+    return path
 
 
 def check_lines(folder: Path) -> str:
