@@ -45,6 +45,19 @@ def table(rows: dict[str, dict]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+# the bar charts under a benchmark's table: benchmark -> (column, title) pairs
+BARS = {"ablation": [("wild_valid.agreement", "judge agreement, expressions_wild valid (%)")],
+        "fidelity_ferplus": [("agreement", "judge agreement, FER+ test (%)")],
+        "geometry_emotion": [("ferplus_test.accuracy", "emotion from geometry, FER+ test accuracy (%)")],
+        "speed": [("ratio", "one photo's time over MediaPipe's, same run (x)"),
+                  ("video_fps", "the sample video end to end (frames/s)")]}
+
+
+def png_image(png: bytes, title: str) -> str:
+    """An <img> of PNG bytes, inline (a data URI), `title` as its alt text."""
+    return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
 def bars(rows: dict[str, dict], column: str, title: str) -> str:
     """An inline PNG bar chart of one column across rows ('' when no row has it)."""
     values = {name: value for name, row in rows.items() if isinstance(value := _flat(row).get(column), int | float)}
@@ -63,8 +76,7 @@ def bars(rows: dict[str, dict], column: str, title: str) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90)
     plt.close(figure)
-    data = base64.b64encode(buffer.getvalue()).decode()
-    return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
+    return png_image(buffer.getvalue(), title)
 
 
 def embedded(path: str, title: str) -> str:
@@ -72,9 +84,7 @@ def embedded(path: str, title: str) -> str:
     file = ROOT / path
     if not file.exists():
         return ""
-    data = base64.b64encode(file.read_bytes()).decode()
-    return f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}"><figcaption>' \
-           f'{html.escape(title)}</figcaption></figure>'
+    return f"<figure>{png_image(file.read_bytes(), title)}<figcaption>{html.escape(title)}</figcaption></figure>"
 
 
 def write_html(figures: dict) -> None:
@@ -85,15 +95,7 @@ def write_html(figures: dict) -> None:
         parts.append(f"<h2>{html.escape(name)}</h2><p>{html.escape(entry['machine'])}, {entry['date']}</p>")
         parts.append(table(entry["rows"]))
         parts.extend(embedded(path, title) for title, path in entry.get("plots", {}).items())
-        if name == "ablation":
-            parts.append(bars(entry["rows"], "wild_valid.agreement", "judge agreement, expressions_wild valid (%)"))
-        if name == "fidelity_ferplus":
-            parts.append(bars(entry["rows"], "agreement", "judge agreement, FER+ test (%)"))
-        if name == "geometry_emotion":
-            parts.append(bars(entry["rows"], "ferplus_test.accuracy", "emotion from geometry, FER+ test accuracy (%)"))
-        if name == "speed":
-            parts.append(bars(entry["rows"], "ratio", "one photo's time over MediaPipe's, same run (x)"))
-            parts.append(bars(entry["rows"], "video_fps", "the sample video end to end (frames/s)"))
+        parts.extend(bars(entry["rows"], column, title) for column, title in BARS.get(name, []))
     REPORT.write_text("".join(parts))
 
 
