@@ -9,12 +9,16 @@
 4. `export` of the capture: arkit-csv and glb (all frames), obj-seq (the first 50 frames).
 
 Run: `.venv/bin/python benchmarks/bench_animation.py` (part of `make bench`); run it alone (timings).
-Target (issue "Animation"): animate of the sample video >= 10 frames/s after its reconstruction.
+Target (issue "Animation"): animate of the sample video >= 10 frames/s after its reconstruction. The
+figures go to out/report/figures.json ("animation").
 """
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
+
+from figures import record
 
 from emoca.cli import main as emoca
 
@@ -24,14 +28,17 @@ PHOTO = SHARED / "london" / "smiling" / "001.jpg"
 OUT = Path(__file__).resolve().parents[1] / "out" / "benchmarks" / "animation"
 
 
-def timed(label: str, frames: int, run) -> None:
+def timed(label: str, frames: int, run) -> dict:
+    """Run `run()` once; print and return its seconds and frames per second."""
     start = time.perf_counter()
     run()
     seconds = time.perf_counter() - start
     print(f"  {label}: {seconds:.1f} s, {frames / seconds:.1f} frames/s")
+    return {"frames": frames, "seconds": round(seconds, 1), "fps": round(frames / seconds, 1)}
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     capture, target = OUT / VIDEO.stem / "params.jsonl", OUT / PHOTO.stem / "params.json"
     if not (capture.exists() and target.exists()):
         emoca(["reconstruct", str(VIDEO), str(PHOTO), "--out", str(OUT), "--method", "regress"])
@@ -39,18 +46,20 @@ def main() -> None:
     print(f"sample video, {frames} frames, reconstructed with --method regress; this machine, nothing else running:")
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        timed("animate params.jsonl -> photo's params.json (after the reconstruction)  [target >= 10 frames/s]",
-              frames, lambda: emoca(["animate", str(capture), "--target", str(target), "--out", str(work / "a")]))
-        timed("animate the video itself -> photo (reconstruction included)", frames,
-              lambda: emoca(["animate", str(VIDEO), "--target", str(PHOTO), "--out", str(work / "b")]))
-        timed("export arkit-csv", frames,
-              lambda: emoca(["export", str(capture), "--format", "arkit-csv", "--out", str(work / "t.csv")]))
-        timed("export glb", frames,
-              lambda: emoca(["export", str(capture), "--format", "glb", "--out", str(work / "t.glb")]))
+        rows = {"animate after reconstruction": timed(
+            "animate params.jsonl -> photo's params.json (after the reconstruction)  [target >= 10 frames/s]",
+            frames, lambda: emoca(["animate", str(capture), "--target", str(target), "--out", str(work / "a")]))}
+        rows["animate from the video"] = timed(
+            "animate the video itself -> photo (reconstruction included)", frames,
+            lambda: emoca(["animate", str(VIDEO), "--target", str(PHOTO), "--out", str(work / "b")]))
+        for kind, file in (("arkit-csv", "t.csv"), ("glb", "t.glb")):
+            rows[f"export {kind}"] = timed(f"export {kind}", frames, lambda kind=kind, file=file: emoca(
+                ["export", str(capture), "--format", kind, "--out", str(work / file)]))
         short = work / "short.jsonl"
         short.write_text("".join(capture.read_text().splitlines(keepends=True)[:50]))
-        timed("export obj-seq (first 50 frames)", 50, lambda: emoca(["export", str(short), "--format", "obj-seq",
-                                                                       "--out", str(work / "seq")]))
+        rows["export obj-seq"] = timed("export obj-seq (first 50 frames)", 50, lambda: emoca(
+            ["export", str(short), "--format", "obj-seq", "--out", str(work / "seq")]))
+    record("animation", rows)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ drops <= 3 points when faces are blurred to 32 px and back, and when shown throu
 photo path; >= 120 faces/s at batch 32; features() forward+backward >= 40 faces/s.
 """
 
+import argparse
 import time
 from pathlib import Path
 
@@ -88,6 +89,7 @@ def faces_per_second(step, count: int, repeats: int = 5) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     torch.manual_seed(0)
     net = load_emotion_net()
     test = load_ferplus("test")

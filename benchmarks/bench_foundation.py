@@ -1,15 +1,18 @@
 """Foundation numbers: ICT load time and renderer speed (forward, forward+backward; batch 1 and 16).
 
-Run: `make bench` (or `.venv/bin/python benchmarks/bench_foundation.py`). Prints one line per figure.
+Run: `make bench` (or `.venv/bin/python benchmarks/bench_foundation.py`). Prints one line per figure; the
+figures go to out/report/figures.json ("foundation").
 Targets (issue "Foundation"): load < 0.5 s warm; 224x224 batch 1 forward <= 10 ms, forward+backward
 <= 30 ms (median over 50 runs after warm-up); on a GPU with nvdiffrast >= 10,000 images/s at batch 256.
 """
 
+import argparse
 import platform
 import statistics
 import time
 
 import torch
+from figures import record
 
 from emoca.facemodel.ict import ICTFaceModel
 from emoca.render.camera import weak_perspective
@@ -64,21 +67,27 @@ def bench_render(model: ICTFaceModel, batch: int, device: str = "cpu") -> tuple[
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}")
-    print(f"ICT load (warm, median of 5): {bench_load():.3f} s  [target < 0.5 s]")
+    load = bench_load()
+    print(f"ICT load (warm, median of 5): {load:.3f} s  [target < 0.5 s]")
     model = ICTFaceModel()
     print(f"render mesh: {model.n_vertices} vertices, {len(model.triangles)} triangles, 224x224")
-    fwd, fwd_bwd = bench_render(model, 1)
-    print(f"CPU batch 1: forward {fwd:.1f} ms, forward+backward {fwd_bwd:.1f} ms  [targets <= 10, <= 30 ms]")
-    fwd, fwd_bwd = bench_render(model, 16)
-    print(f"CPU batch 16: forward {fwd / 16:.1f} ms/image, forward+backward {fwd_bwd / 16:.1f} ms/image")
+    rows = {"ict load": {"seconds": round(load, 3)}}
+    for batch in (1, 16):
+        fwd, fwd_bwd = bench_render(model, batch)
+        rows[f"render cpu, batch {batch}"] = {"forward_ms_per_image": round(fwd / batch, 1),
+                                              "forward_backward_ms_per_image": round(fwd_bwd / batch, 1)}
+        print(f"CPU batch {batch}: forward {fwd / batch:.1f} ms/image, forward+backward {fwd_bwd / batch:.1f} "
+              "ms/image" + ("  [targets <= 10, <= 30 ms]" if batch == 1 else ""))
     if torch.cuda.is_available():
         fwd, _ = bench_render(model.cuda(), 256, "cuda")
+        rows["render gpu, batch 256"] = {"images_per_second": round(256 / (fwd / 1000))}
         print(f"GPU batch 256: {256 / (fwd / 1000):.0f} images/s forward  [target >= 10,000]")
     else:
         print("GPU: no CUDA device here; GPU throughput not measured")
-
+    record("foundation", rows)
 
 if __name__ == "__main__":
     main()

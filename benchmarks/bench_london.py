@@ -1,17 +1,22 @@
 """London set: does a smile raise mouthSmile, and is a person's identity their own across expressions?
 
-Reconstructs the 102 neutral and 102 smiling London photos into out/benchmarks/london (finished photos
-are skipped on later runs), then scores them like `../shared/checks/eval_london.py`. Targets (issue
-"emoca reconstruct"): smiling > neutral mouthSmile_L+R in >= 95% of pairs; the smiling photo's identity
-is nearest (cosine) to the same person's neutral identity for >= 90% of people.
+Reconstructs the 102 neutral and 102 smiling London photos with the default method into
+out/benchmarks/london (every photo redone on each run), then scores them like
+`../shared/checks/eval_london.py`. Targets (issue "emoca reconstruct"): smiling > neutral
+mouthSmile_L+R in >= 95% of pairs; the smiling photo's identity is nearest (cosine) to the same person's
+neutral identity for >= 90% of people.
+Run: `.venv/bin/python benchmarks/bench_london.py` (part of `make bench`; about 3 minutes). The figures go to
+out/report/figures.json ("london").
 """
 
+import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from figures import record
 
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 
@@ -28,6 +33,7 @@ def first_faces(folder: Path) -> dict[str, dict]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     london = HELEN.parent / "london"
     for kind in ("neutral", "smiling"):
         subprocess.run([str(Path(sys.executable).with_name("emoca")), "reconstruct", str(london / kind), "--out",
@@ -45,6 +51,9 @@ def main() -> None:
           f"(mean difference {difference.mean():.3f})  [target >= 95%]")
     print(f"  identity of the smiling photo nearest to the same person's neutral: {100 * nearest:.1f}%  "
           "[target >= 90%]")
+    record("london", {"default method": {"people": len(people), "smiles": round(100 * (difference > 0).mean(), 1),
+                                         "mean_difference": round(float(difference.mean()), 3),
+                                         "identity": round(100 * nearest, 1)}})
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Run: `.venv/bin/python benchmarks/bench_memory_video.py [--method regress] [--mi
 `make bench`). Target (issues "Hardening" and "Animation"): resident memory grows by at most 50 MB
 between minute 1 and minute 10. The writer runs in this process (`OutputWriter.video`, what the command
 calls); resident memory is read from /proc at the frames that start minute 1 and end minute 10.
+The figures go to out/report/figures.json ("memory_video").
 """
 
 import argparse
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from figures import record
 from PIL import Image
 
 import emoca.output.writer as writer_module
@@ -71,10 +73,11 @@ def meter_captures(marks: dict[int, str], memory: dict[str, float]) -> None:
     Capture.frames = metered
 
 
-def growth(memory: dict[str, float], minutes: float) -> str:
+def growth(memory: dict[str, float], minutes: float) -> tuple[str, float]:
+    """Resident memory from minute 1 to the last minute: a line to print, and the growth (MB)."""
     first, last = memory.get("minute 1", float("nan")), memory.get(f"minute {minutes:g}", float("nan"))
     return (f"{first:.0f} MB at minute 1, {last:.0f} MB at minute {minutes:g}: growth {last - first:+.1f} MB "
-            "(target <= 50)")
+            "(target <= 50)"), round(last - first, 1)
 
 
 def main() -> None:
@@ -100,8 +103,11 @@ def main() -> None:
         start = time.perf_counter()
         written = writer.video(video, Path(folder) / "out")
         seconds = time.perf_counter() - start
+        line, grown = growth(memory, args.minutes)
         print(f"{frames} frames ({args.minutes:g} min at {FPS} fps, {SIZE}x{SIZE}), reconstruct --method "
-              f"{args.method}: {written} written in {seconds:.0f} s; resident memory {growth(memory, args.minutes)}")
+              f"{args.method}: {written} written in {seconds:.0f} s; resident memory {line}")
+        rows = {f"reconstruct --method {args.method}": {"minutes": args.minutes, "frames": frames,
+                                                        "seconds": round(seconds), "memory_growth_mb": grown}}
         capture = Path(folder) / "out" / "params.jsonl"
         meter_captures(marks, memory)
         for name, argv in (
@@ -114,7 +120,11 @@ def main() -> None:
             memory.clear()
             start = time.perf_counter()
             emoca_main(argv)
-            print(f"  {name}: {time.perf_counter() - start:.0f} s; resident memory {growth(memory, args.minutes)}")
+            seconds = time.perf_counter() - start
+            line, grown = growth(memory, args.minutes)
+            print(f"  {name}: {seconds:.0f} s; resident memory {line}")
+            rows[name] = {"minutes": args.minutes, "seconds": round(seconds), "memory_growth_mb": grown}
+    record("memory_video", rows)
 
 
 if __name__ == "__main__":

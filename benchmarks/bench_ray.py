@@ -11,6 +11,7 @@ the per-photo cost over the in-worker time is what Ray's scheduling adds per tas
 
 Run: `.venv/bin/python benchmarks/bench_ray.py [--photos 24]` (part of `make bench`; about 6 minutes;
 nothing else running). Figures: ratios, on this 2-core machine (issue "Beyond one machine").
+The figures go to out/report/figures.json ("ray").
 """
 
 import argparse
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from figures import record
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "london"
 
@@ -52,7 +55,7 @@ def main() -> None:
             (Path(folder) / f"in{size}").mkdir()
             for photo in photos[:size]:
                 (Path(folder) / f"in{size}" / f"{photo.parent.name}_{photo.name}").symlink_to(photo)
-        costs = {}
+        costs, rows = {}, {}
         for name, engine in engines.items():
             times = [run(Path(folder) / f"in{size}", Path(folder) / f"out_{len(costs)}_{size}", engine)
                      for size in sizes]
@@ -60,12 +63,17 @@ def main() -> None:
             costs[name] = per_photo
             inside = statistics.median(_in_worker(path) for path in (Path(folder) / f"out_{len(costs) - 1}_{sizes[1]}"
                                                                        ).glob("*/params.json"))
+            rows[name] = {"fixed_s": round(times[0] - per_photo * sizes[0], 1), "photo_s": round(per_photo, 2),
+                          "photo_in_worker_s": round(inside, 2)}
             print(f"  {name}: {times[0]:.1f} s for {sizes[0]} photos, {times[1]:.1f} s for {sizes[1]}; "
                   f"fixed {times[0] - per_photo * sizes[0]:.1f} s + {per_photo:.2f} s a photo "
                   f"({1 / per_photo:.2f} photos/s); a photo inside its worker {inside:.2f} s")
     local = costs["local, 1 process x 2 threads"]
     print("per-photo cost over the local path's: " + ", ".join(f"{name} {cost / local:.2f}x"
                                                               for name, cost in costs.items() if cost != local))
+    for name, cost in costs.items():
+        rows[name]["over_local"] = round(cost / local, 2)
+    record("ray", rows)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ itself on 1 + 6 London photos in one process and reads each photo's `timings_ms`
 spends on the photo (read, detection + landmarks, fit, decoding, and writing mesh.obj, render.png and
 overlay.png rendered at the photo's size, params.json); the process's start-up (loading the models) is
 reported apart. Then the fit alone at batch 16 (`Reconstructor.reconstruct_batch`'s path). Target
-(issue "emoca reconstruct"): <= 1.5 s for detection + landmarks + fit of one single-face photo.
+(issue "emoca reconstruct"): <= 1.5 s for detection + landmarks + fit of one single-face photo. The
+figures go to out/report/figures.json ("reconstruct_fit").
 """
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+from figures import record
 
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 from emoca.io.images import load_image
@@ -42,6 +45,7 @@ def command_timings(photos: list[Path]) -> tuple[list[dict], float]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     torch.manual_seed(0)
     photos = sorted((HELEN.parent / "london" / "neutral").glob("*.jpg"))[:BATCH]
     timings, wall = command_timings(photos[:SINGLE + 1])
@@ -59,7 +63,13 @@ def main() -> None:
                                   for image in images])
     start = time.perf_counter()
     reconstructor.predictor.predict(targets)
-    print(f"fit only, batch of {len(targets)} faces: {len(targets) / (time.perf_counter() - start):.2f} faces/s")
+    rate = len(targets) / (time.perf_counter() - start)
+    print(f"fit only, batch of {len(targets)} faces: {rate:.2f} faces/s")
+    record("reconstruct_fit", {"one photo": {"waited_s": round(waited, 2), "total_s": round(median["total"], 2),
+                                             "detect_s": round(median["detect"], 3),
+                                             "fit_s": round(median["predict_per_face"], 2),
+                                             "write_s": round(median["write_outputs"], 2)},
+                               f"batch {len(targets)}": {"faces_per_second": round(rate, 2)}})
 
 
 if __name__ == "__main__":

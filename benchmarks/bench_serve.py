@@ -11,8 +11,10 @@ the server's memory over ten uploads.
 
 Run: `.venv/bin/python benchmarks/bench_serve.py` (part of `make bench`; needs chromium; alone).
 Targets (issue "emoca serve"): page <= 1.5x reconstruct's own time; memory growth over ten uploads <= 100 MB.
+The figures go to out/report/figures.json ("serve").
 """
 
+import argparse
 import json
 import shutil
 import signal
@@ -26,6 +28,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from figures import record
 
 from emoca.cli import main as emoca
 
@@ -77,6 +81,7 @@ def serving(*options: str) -> Iterator[tuple[subprocess.Popen, str]]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     from playwright.sync_api import sync_playwright
 
     if shutil.which("chromium") is None:
@@ -103,6 +108,9 @@ def main() -> None:
           "[target <= 1.5x]")
     print(f"  server resident memory after upload 1: {memory[0]:.0f} MB, after upload 11: {memory[-1]:.0f} MB: "
           f"{memory[-1] - memory[0]:+.1f} MB over ten uploads  [target <= 100 MB]")
+    record("serve", {"regress, London smiling/001": {"own_s": round(own, 2), "page_s": round(page_s, 2),
+                                                     "ratio": round(page_s / own, 2),
+                                                     "memory_growth_mb": round(memory[-1] - memory[0], 1)}})
 
 
 if __name__ == "__main__":

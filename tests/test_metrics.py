@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from emoca.datasets.helen import nme_figures, nme_summary
 from emoca.metrics import accuracy, ccc, macro_f1, pcc, rmse, sagr
 
 
@@ -37,3 +38,10 @@ def test_metrics_refuse_mismatched_or_empty_inputs():
         accuracy([1, 2], [1])
     with pytest.raises(ValueError):
         ccc([], [])
+
+
+def test_helen_nme_figures_known_answer():
+    """The mean covers the photos at or under 10% NME; the rest, and photos without a face (inf), fail."""
+    errors = [0.03, 0.05, float("inf"), 0.2]
+    assert nme_figures(errors) == {"nme": 4.0, "failure": 50.0}
+    assert nme_summary(errors) == "mean NME (<=10%) 4.00%, failure 50.0%"

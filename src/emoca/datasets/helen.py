@@ -35,8 +35,14 @@ def nme(predicted: np.ndarray, truth: np.ndarray) -> float:
 FAILURE_NME = 0.10  # a photo whose NME is above this is a failure; the mean is taken over the rest
 
 
-def nme_summary(errors: list[float]) -> str:
-    """"mean NME (<=10%) M%, failure F%" of per-photo NMEs (inf: no face found, a failure)."""
+def nme_figures(errors: list[float]) -> dict[str, float]:
+    """{"nme": mean NME (%) over photos with NME <= 10%, "failure": % of photos above (inf: no face found)}."""
     values = np.asarray(errors)
     ok = values <= FAILURE_NME
-    return f"mean NME (<=10%) {100 * values[ok].mean():.2f}%, failure {100 * (1 - ok.mean()):.1f}%"
+    return {"nme": round(100 * float(values[ok].mean()), 2), "failure": round(100 * (1 - float(ok.mean())), 1)}
+
+
+def nme_summary(errors: list[float]) -> str:
+    """"mean NME (<=10%) M%, failure F%" of per-photo NMEs (inf: no face found, a failure)."""
+    figures = nme_figures(errors)
+    return f"mean NME (<=10%) {figures['nme']:.2f}%, failure {figures['failure']:.1f}%"
