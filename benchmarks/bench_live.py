@@ -167,7 +167,7 @@ def main() -> None:
                   f"MB at frame 1,000, {stream['memory_growth_mb']:+.1f} MB by the end [target <= 50]")
             rows["stream"] = {"minutes": args.stream_minutes, "frames": stream["frames"],
                               "memory_growth_mb": round(stream["memory_growth_mb"], 1)}
-    record("bench_live", rows)
+    record("live", rows)
 
 
 if __name__ == "__main__":

@@ -145,7 +145,7 @@ def main() -> None:
         print(f"sample video ({args.video_runs} alternating runs each): without texture "
               f"{speed['video_s_plain']:.1f} s, with {speed['video_s_textured']:.1f} s: {speed['video_ratio']:.3f}x")
     rows["speed"] = speed
-    record("bench_texture", rows)
+    record("texture", rows)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ bars where a picture reads faster) from `out/report/figures.json` (`benchmarks/f
 README's results table from the same file, so the two never disagree.
 
 Run: `.venv/bin/python benchmarks/report.py [--readme]` (`make bench` runs it last). `--readme` rewrites the
-README's lines between `<!-- results:start -->` and `<!-- results:end -->`.
+README's two generated tables (between `<!-- results:start -->` and `<!-- results:end -->`, and
+`<!-- figures:start -->` and `<!-- figures:end -->`).
 """
 
 import argparse
@@ -130,12 +131,59 @@ def readme_table(figures: dict) -> list[str]:
     return lines
 
 
+# the README's second table: (figure, benchmark, row, column, unit, target, the command that measures it)
+FIGURE_LINES = [
+    ("one photo, `regress`, over MediaPipe's time in the same run", "speed", "regress", "ratio", "x", "<= 4x",
+     "bench_regressor_speed.py"),
+    ("one photo, `emoca`, over MediaPipe's time in the same run", "speed", "emoca", "ratio", "x", "<= 40x",
+     "bench_regressor_speed.py"),
+    ("batch 32, network + decoding", "speed", "batch", "faces_per_s", " faces/s", ">= 60", "bench_regressor_speed.py"),
+    ("sample video end to end, `regress`", "speed", "regress", "video_fps", " frames/s", ">= 10",
+     "bench_regressor_speed.py"),
+    ("sample video end to end, `emoca`", "speed", "emoca", "video_fps", " frames/s", ">= 5",
+     "bench_regressor_speed.py"),
+    ("emotion from `regress`'s expressions, FER+ test", "geometry_emotion", "regress", "ferplus_test.accuracy", "%",
+     ">= 76%", "bench_geometry_emotion.py"),
+    ("the image recogniser on the same crops, FER+ test", "geometry_emotion", "recogniser", "ferplus_test.accuracy",
+     "%", "", "bench_geometry_emotion.py"),
+    ("MediaPipe's 52 blendshapes through the same head, FER+ test", "geometry_emotion", "mediapipe",
+     "ferplus_test.accuracy", "%", "", "bench_geometry_emotion.py"),
+    ("emotion from `regress`'s expressions, expressions_wild valid", "geometry_emotion", "regress",
+     "wild_valid.accuracy", "%", ">= the recogniser", "bench_geometry_emotion.py"),
+    ("the image recogniser on the same crops, expressions_wild valid", "geometry_emotion", "recogniser",
+     "wild_valid.accuracy", "%", "", "bench_geometry_emotion.py"),
+    ("our emotion recogniser on FER+ test photos", "emotion_recogniser", "ours", "accuracy", "%", ">= 87%",
+     "bench_emotion.py"),
+    ("the 68 points (fused), HELEN test NME", "landmarks", "fused", "helen_test_nme", "%", "<= 2.4%",
+     "bench_landmarks.py"),
+    ("render with the photo's texture, HELEN test PSNR", "texture", "helen_test_regress", "psnr_textured_db", " dB", "",
+     "bench_texture.py"),
+    ("building a 1024 x 512 texture, median a face", "texture", "speed", "texture_ms_median", " ms", "<= 50 ms",
+     "bench_texture.py"),
+    ("live page in Chromium: answers a second", "live", "live", "answers_per_s", "", ">= 15", "bench_live.py"),
+    ("live page: capture to answer, median", "live", "live", "latency_ms", " ms", "<= 150", "bench_live.py"),
+]
+
+
+def figure_lines(figures: dict) -> list[str]:
+    """The README's table of single figures (speed, emotion from geometry, parts): value, target, command, date."""
+    lines = ["| figure | measured | target | `benchmarks/` | date |", "|---|---|---|---|---|"]
+    for label, benchmark, row, column, unit, target, command in FIGURE_LINES:
+        entry = figures.get(benchmark, {"rows": {}})
+        value = _flat(entry["rows"].get(row, {})).get(column)
+        shown = "not run" if value is None else f"{value:.4g}{unit}"
+        lines.append(f"| {label} | {shown} | {target or '–'} | {command} | {entry.get('date', '–')} |")
+    return lines
+
+
 def write_readme(figures: dict) -> None:
     text = README.read_text()
-    pattern = re.compile(r"(<!-- results:start -->\n).*?(<!-- results:end -->)", re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"{README}: no <!-- results:start --> ... <!-- results:end --> markers")
-    README.write_text(pattern.sub(lambda m: m.group(1) + "\n".join(readme_table(figures)) + "\n" + m.group(2), text))
+    for marker, lines in (("results", readme_table(figures)), ("figures", figure_lines(figures))):
+        pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(<!-- {marker}:end -->)", re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"{README}: no <!-- {marker}:start --> ... <!-- {marker}:end --> markers")
+        text = pattern.sub(lambda m, lines=lines: m.group(1) + "\n".join(lines) + "\n" + m.group(2), text)
+    README.write_text(text)
 
 
 def main() -> None:
