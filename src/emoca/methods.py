@@ -9,13 +9,14 @@ anchored, then the expression alone refined under the landmarks and the emotion 
 """
 
 METHODS = ("fit", "regress", "regress+fit", "regress+identity", "emoca")
-# The defaults (docs/emoca_method.md): on the unreported tuning sets `emoca` (3/10/3 fit since 2026-12-03)
-# keeps more of the photo's emotion for our recogniser than `regress` (feature distance 0.328 against 0.386
-# on expressions_wild train photos) and lands nearer the points (HELEN trainset 3.49% against 3.75%); it
-# tells people apart as the regressor does (London 97.1%), in about 0.37 s a photo: `reconstruct` and the
-# Python API use it for ICT. The judge's reported figures no longer separate it from `regress`
-# (expressions_wild valid 48.8% against 48.4%, FER+ test 55.7% against 56.0%). The regressor is ICT's
-# only, so FLAME keeps the fitter; the interactive commands keep the regressor (tens of milliseconds a face).
+# The defaults (docs/emoca_method.md): on the unreported tuning sets `emoca` (3/10/3 fit, 10 emotion steps;
+# checked again from the stage 2 of 2026-12-03 14:00 UTC) keeps more of the photo's emotion for our
+# recogniser than `regress` (feature distance 0.319 against 0.376 on expressions_wild train photos) and
+# lands nearer the points (HELEN trainset 3.51% against 3.78%); it tells people apart as the regressor does
+# (London 97.1%), in about 0.38 s a photo: `reconstruct` and the Python API use it for ICT. The judge's
+# reported figures barely separate it from `regress` (expressions_wild valid 48.8% against 48.0%, FER+ test
+# 56.9% against 56.2%). The regressor is ICT's only, so FLAME keeps the fitter; the interactive commands
+# keep the regressor (tens of milliseconds a face).
 DEFAULT_METHOD = "emoca"  # reconstruct, the Python API (ICT)
 FLAME_METHOD = "fit"  # reconstruct, the Python API with --model flame
 FAST_METHOD = "regress"  # animate, serve, emotion --from geometry: the fast path (video, live use)
