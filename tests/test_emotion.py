@@ -13,6 +13,7 @@ from emoca.datasets.faces import FaceSet
 from emoca.datasets.ferplus import load_ferplus, majority_votes
 from emoca.emotions import CIRCUMPLEX, EMOTIONS
 from emoca.errors import InputError
+from emoca.nets.backbone import with_batch_norms_folded
 from emoca.nets.emotion import (
     DEFAULT_WEIGHTS,
     EmotionConfig,
@@ -65,15 +66,40 @@ def test_channels_last_weights_give_the_contiguous_answer(net):
     plain.load_state_dict(net.state_dict())
     plain.backbone.to(memory_format=torch.contiguous_format)
     image = torch.rand(2, 3, 64, 64)
-    outputs = []  # (features, image gradient) of each net
-    for model in (net, plain):
-        leaf = image.clone().requires_grad_(True)
-        features = model.features(leaf)
-        features.square().sum().backward()
-        outputs.append((features.detach(), leaf.grad))
-    (features, gradient), (plain_features, plain_gradient) = outputs
+    (features, gradient), (plain_features, plain_gradient) = (_features_and_gradient(m, image) for m in (net, plain))
     torch.testing.assert_close(features, plain_features, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(gradient, plain_gradient, atol=1e-4, rtol=1e-3)
+
+
+def _features_and_gradient(model: EmotionNet, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 1280) features of `image` and the image gradient of their squared sum."""
+    leaf = image.clone().requires_grad_(True)
+    features = model.features(leaf)
+    features.square().sum().backward()
+    return features.detach(), leaf.grad
+
+
+def test_folded_batch_norms_give_the_same_features_and_gradients():
+    """The emotion loss's frozen copy (BatchNorms folded into the convolutions) computes what the net
+    computes, with BatchNorm statistics far from the identity; the net itself keeps its BatchNorms."""
+    torch.manual_seed(1)
+    net = EmotionNet(EmotionConfig(pretrained=False)).eval()
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for norm in norms:
+        norm.running_mean.uniform_(-0.5, 0.5)
+        norm.running_var.uniform_(0.5, 2.0)
+        norm.weight.data.uniform_(0.5, 1.5)
+        norm.bias.data.uniform_(-0.2, 0.2)
+    folded = with_batch_norms_folded(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert len(norms) == 49 and all(isinstance(m, torch.nn.BatchNorm2d) for m in norms)
+    assert not any(p.requires_grad for p in folded.parameters()) and not folded.training
+    image = torch.rand(2, 3, 64, 64)
+    (features, gradient), (folded_features, folded_gradient) = (_features_and_gradient(m, image)
+                                                                for m in (net, folded))
+    assert features.abs().max() > 0.1  # the statistics above matter: the comparison is not of zeros
+    torch.testing.assert_close(folded_features, features, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(folded_gradient, gradient, atol=1e-4, rtol=1e-3)
 
 
 def test_fp16_safetensors_round_trip(net, tmp_path):

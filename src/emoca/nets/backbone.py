@@ -5,15 +5,21 @@ download happens at run time.
 """
 
 import contextlib
+import copy
 import io
 
 import torch
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 FEATURE_DIM = 1280
+# EfficientNet-Lite0's (convolution, the BatchNorm right after it) attribute pairs: the stem and head of the
+# net, the expansion, depthwise and projection of each block.
+CONV_BN_PAIRS = (("_conv_stem", "_bn0"), ("_conv_head", "_bn1"), ("_expand_conv", "_bn0"),
+                 ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
 
 
 def efficientnet_lite0(image_size: int, pretrained: bool = True) -> nn.Module:
@@ -41,3 +47,18 @@ def imagenet_normalise(gray: torch.Tensor) -> torch.Tensor:
     mean = gray.new_tensor(IMAGENET_MEAN)[None, :, None, None]
     std = gray.new_tensor(IMAGENET_STD)[None, :, None, None]
     return (gray.expand(-1, 3, -1, -1) - mean) / std
+
+
+def with_batch_norms_folded(net: nn.Module) -> nn.Module:
+    """A frozen inference copy of `net` (eval mode, no parameter gradients) in which each BatchNorm of an
+    EfficientNet-Lite0 inside it is folded into the convolution before it (`CONV_BN_PAIRS`): the same
+    function up to float rounding, one operation less per layer forward and backward. Modules without
+    such pairs are copied as they are."""
+    folded = copy.deepcopy(net).eval()
+    for module in folded.modules():
+        for conv_name, norm_name in CONV_BN_PAIRS:
+            conv, norm = getattr(module, conv_name, None), getattr(module, norm_name, None)
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                setattr(module, conv_name, fuse_conv_bn_eval(conv, norm).to(memory_format=torch.channels_last))
+                setattr(module, norm_name, nn.Identity())
+    return folded.requires_grad_(False)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from emoca.nets.backbone import with_batch_norms_folded
 from emoca.nets.emotion import EmotionNet
 
 
@@ -35,11 +36,12 @@ class EmotionComparison:
 
 class EmotionConsistency:
     """`loss(rendered, photo_features)` -> (B,) cosine distance; `target(photos)` gives the photos'
-    features (computed once per photo, no gradient). The recogniser is frozen and in eval mode."""
+    features (computed once per photo, no gradient). It works on a frozen copy of the recogniser in eval
+    mode, its BatchNorms folded into the convolutions (`emoca.nets.backbone.with_batch_norms_folded`: the
+    same features up to float rounding, about a fifth less time forward and backward); `net` is untouched."""
 
     def __init__(self, net: EmotionNet) -> None:
-        self.net = net.eval()
-        self.net.requires_grad_(False)
+        self.net = with_batch_norms_folded(net)
 
     def target(self, photos: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) crops in [0, 1] -> (B, 1280) features."""
