@@ -37,12 +37,12 @@ class EmotionRefinement:
         refined = self.fitter.predict(targets, init=start, anchor=anchor, identity=identity,
                                       shared_identity=shared_identity)
         decoder = self.fitter.decoder
-        device_targets = targets.to(decoder.device)
-        photometric = PhotometricTargets.of(device_targets, self.fitter.config.emotion_render_size)
-        photo = self.emotion.target(photometric.photo)
-        scores = [self.scores(decoder, params, device_targets, photometric, photo) for params in (refined, start)]
-        worse = torch.stack([after > before * 1.0001 for after, before in zip(*scores, strict=True)]).any(0)
-        kept = ~worse.cpu()
+        both = FaceTargets.concat([targets, targets]).to(decoder.device)  # refined, then start: one pass
+        photometric = PhotometricTargets.of(both, self.fitter.config.emotion_render_size)
+        photo = self.emotion.target(photometric.photo[:len(targets)]).repeat(2, 1)
+        scores = self.scores(decoder, FaceParams.concat([refined, start]), both, photometric, photo)
+        worse = torch.stack([after > before * 1.0001 for after, before in (score.chunk(2) for score in scores)]).any(0)
+        kept = ~worse
         rows = [refined[i] if keep else start[i] for i, keep in enumerate(kept.tolist())]
         return FaceParams.concat(rows).replace(refined=kept)
 
