@@ -53,3 +53,29 @@ def test_ict_terms_pose_the_mesh_at_the_corrected_identity():
     full = terms.points_on(terms.posed(identity, expression, rotation))
     for fast, slow in zip((dense, ibug, jaw), full, strict=True):
         assert torch.allclose(fast, slow, atol=1e-3)
+
+
+def test_folded_posing_is_the_model_at_the_corrected_identity_and_the_held_neutral_follows_the_values():
+    """`posed` (the correctives folded into the expression basis) equals ICT's own forward at
+    `mesh_identity`; the neutral kept for a held identity is recomputed when the identity's values change,
+    in place included, and is not used for an identity with a gradient."""
+    model = ICTFaceModel()
+    terms = ICTTerms(model, JawContour(model).candidates)
+    generator = torch.Generator().manual_seed(1)
+    identity = torch.randn(2, model.n_identity, generator=generator)
+    expression = torch.rand(2, 53, generator=generator) * 0.5
+    rotation = torch.tensor([[0.1, -0.3, 0.05], [0.0, 0.2, 0.0]])
+
+    def reference() -> torch.Tensor:
+        return model(terms.mesh_identity(identity, expression), expression, rotation, torch.zeros(2, 3)).vertices
+
+    assert torch.allclose(terms.posed(identity, expression, rotation), reference(), atol=1e-4)
+    assert torch.allclose(terms.posed(identity, expression, rotation), reference(), atol=1e-4)  # held
+    identity[0, :5] += 1.0  # the same tensor, other values
+    assert torch.allclose(terms.posed(identity, expression, rotation), reference(), atol=1e-4)
+    moving = identity.clone().requires_grad_(True)
+    terms.posed(moving, expression, rotation).sum().backward()
+    assert moving.grad is not None and moving.grad.abs().sum() > 0
+    terms.correctives = None  # the training of the correctives starts from ICT's own blendshapes
+    assert torch.allclose(terms.posed(identity, expression, rotation),
+                          model(identity, expression, rotation, torch.zeros(2, 3)).vertices, atol=1e-4)

@@ -127,10 +127,23 @@ class ICTTerms(FaceTerms):
 
     def __init__(self, model: ICTFaceModel, jaw_candidates: torch.Tensor) -> None:
         self.model, self.jaw_candidates = model, jaw_candidates
-        self._landmark_vertices = _LandmarkVertices(model, jaw_candidates)
-        self._eyeballs = [_VertexSubset(model, torch.nonzero(mask).squeeze(1)) for mask in model.eyeball_masks()]
         self.correctives = load_correctives(self.n_expression, model.n_identity)
         self.jaw_offsets = load_jaw_offsets()
+
+    @property
+    def correctives(self) -> torch.Tensor | None:
+        return self._correctives
+
+    @correctives.setter
+    def correctives(self, matrix: torch.Tensor | None) -> None:
+        """Set the correctives and fold them into the posing bases (the whole mesh, the landmark vertices,
+        the eyeballs: `_VertexSubset`)."""
+        model = self.model
+        self._correctives = None if matrix is None else matrix.to(model.template.device)
+        self._mesh = _VertexSubset(model, None, self._correctives)
+        self._landmark_vertices = _LandmarkVertices(model, self.jaw_candidates, self._correctives)
+        self._eyeballs = [_VertexSubset(model, torch.nonzero(mask).squeeze(1), self._correctives)
+                          for mask in model.eyeball_masks()]
 
     @property
     def files(self) -> list[Path]:
@@ -153,26 +166,24 @@ class ICTTerms(FaceTerms):
         return sparsity_prior(expression) * expression.shape[1]
 
     def posed(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
-        return self.model(self.mesh_identity(identity, expression), expression, rotation,
-                          torch.zeros_like(rotation)).vertices
+        return self._mesh(identity, expression, rotation)
 
     def unposed(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
         return self.model.shape(self.mesh_identity(identity, expression), expression)
 
     def landmark_points(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor
                         ) -> LandmarkPoints:
-        return self._landmark_vertices(self.mesh_identity(identity, expression), expression, rotation)
+        return self._landmark_vertices(identity, expression, rotation)
 
     def eyeballs(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor
                  ) -> list[torch.Tensor]:
         """As `FaceTerms.eyeballs`, from the eyeballs' own basis slices (a fifth of the mesh)."""
-        mesh_identity = self.mesh_identity(identity, expression)
-        return [eyeball(mesh_identity, expression, rotation) for eyeball in self._eyeballs]
+        return [eyeball(identity, expression, rotation) for eyeball in self._eyeballs]
 
     def to(self, device: torch.device) -> "ICTTerms":
-        """Move the jaw candidates and the basis slices to `device`; returns self."""
+        """Move the jaw candidates, the correctives and the posing bases to `device`; returns self."""
         super().to(device)
-        for subset in (self._landmark_vertices.vertices, *self._eyeballs):
+        for subset in (self._mesh, self._landmark_vertices.vertices, *self._eyeballs):
             _move_tensors(subset, device)
         _move_tensors(self._landmark_vertices, device)
         return self
@@ -182,17 +193,37 @@ class ICTTerms(FaceTerms):
 
 
 class _VertexSubset:
-    """Some ICT vertices (`ids`, (n,) long) with their own slices of the model's bases, posed without the
-    rest of the mesh: `subset(mesh_identity, expression, rotation)` -> (B, n, 3) as `ICTTerms.posed`'s."""
+    """ICT vertices (`ids`, (n,) long; None: all of them) posed without the rest of the mesh:
+    `subset(identity, expression, rotation)` -> (B, n, 3), the model's own forward at `mesh_identity`.
 
-    def __init__(self, model: ICTFaceModel, ids: torch.Tensor) -> None:
-        self.template = model.template[ids]
-        self.identity_basis = model.identity_basis[:, ids]
-        self.expression_basis = model.expression_basis[:, ids]
+    The correctives C (E, K) are folded into the expression basis: with identity basis I and expression
+    basis X, I (identity + expression C) + X expression = I identity + (X + C^T I) expression. So the
+    neutral part, template + I identity, does not depend on the expression; the last one computed for an
+    identity without a gradient is kept (compared by value), and a fit that holds the identity (`emoca`)
+    skips the identity product, forward and backward, at every step."""
+
+    def __init__(self, model: ICTFaceModel, ids: torch.Tensor | None, correctives: torch.Tensor | None) -> None:
+        pick = slice(None) if ids is None else ids  # all vertices: views of the model's bases, no copy
+        self.template = model.template[pick]
+        self.identity_basis = model.identity_basis[:, pick]
+        self.expression_basis = model.expression_basis[:, pick]
+        if correctives is not None:
+            self.expression_basis = self.expression_basis + torch.einsum("ek,kvc->evc", correctives,
+                                                                         self.identity_basis)
+        self.held_identity = self.held_neutral = None
+
+    def neutral(self, identity: torch.Tensor) -> torch.Tensor:
+        """(B, n, 3) template + identity offsets, unposed (kept for the last identity without a gradient)."""
+        if identity.requires_grad:
+            return self.template + torch.einsum("bk,kvc->bvc", identity, self.identity_basis)
+        held = self.held_identity
+        if held is None or held.shape != identity.shape or not torch.equal(held, identity):
+            self.held_neutral = self.template + torch.einsum("bk,kvc->bvc", identity, self.identity_basis)
+            self.held_identity = identity.clone()
+        return self.held_neutral
 
     def __call__(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
-        vertices = (self.template + torch.einsum("bk,kvc->bvc", identity, self.identity_basis)
-                    + torch.einsum("bk,kvc->bvc", expression, self.expression_basis))
+        vertices = self.neutral(identity) + torch.einsum("bk,kvc->bvc", expression, self.expression_basis)
         return rigid_transform(vertices, rotation, torch.zeros_like(rotation))
 
 
@@ -200,12 +231,12 @@ class _LandmarkVertices:
     """The few ICT vertices the landmark losses read (embedded landmark corners, jaw candidates), posed
     alone (`_VertexSubset`): landmark-only steps skip the other ~13,000 vertices."""
 
-    def __init__(self, model: ICTFaceModel, jaw_candidates: torch.Tensor) -> None:
+    def __init__(self, model: ICTFaceModel, jaw_candidates: torch.Tensor, correctives: torch.Tensor | None) -> None:
         needed = torch.unique(torch.cat([model.dense_corners.reshape(-1), model.ibug_corners.reshape(-1),
                                          jaw_candidates]))
         remap = torch.full((model.n_vertices,), -1, dtype=torch.long)
         remap[needed] = torch.arange(len(needed))
-        self.vertices = _VertexSubset(model, needed)
+        self.vertices = _VertexSubset(model, needed, correctives)
         self.dense_corners, self.dense_barycentric = remap[model.dense_corners], model.dense_barycentric
         self.ibug_corners, self.ibug_barycentric = remap[model.ibug_corners], model.ibug_barycentric
         self.jaw = remap[jaw_candidates]
