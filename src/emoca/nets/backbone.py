@@ -16,10 +16,10 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 FEATURE_DIM = 1280
-# EfficientNet-Lite0's (convolution, the BatchNorm right after it) attribute pairs: the stem and head of the
-# net, the expansion, depthwise and projection of each block.
-CONV_BN_PAIRS = (("_conv_stem", "_bn0"), ("_conv_head", "_bn1"), ("_expand_conv", "_bn0"),
-                 ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+# EfficientNet-Lite0's (convolution, the BatchNorm right after it) attribute pairs: in each block (expansion,
+# depthwise, projection), and in the net itself (stem, head).
+BLOCK_PAIRS = (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+NET_PAIRS = (("_conv_stem", "_bn0"), ("_conv_head", "_bn1"))
 
 
 def efficientnet_lite0(image_size: int, pretrained: bool = True) -> nn.Module:
@@ -49,16 +49,22 @@ def imagenet_normalise(gray: torch.Tensor) -> torch.Tensor:
     return (gray.expand(-1, 3, -1, -1) - mean) / std
 
 
-def with_batch_norms_folded(net: nn.Module) -> nn.Module:
-    """A frozen inference copy of `net` (eval mode, no parameter gradients) in which each BatchNorm of an
-    EfficientNet-Lite0 inside it is folded into the convolution before it (`CONV_BN_PAIRS`): the same
-    function up to float rounding, one operation less per layer forward and backward. Modules without
-    such pairs are copied as they are."""
-    folded = copy.deepcopy(net).eval()
-    for module in folded.modules():
-        for conv_name, norm_name in CONV_BN_PAIRS:
-            conv, norm = getattr(module, conv_name, None), getattr(module, norm_name, None)
+def fold_batch_norms(module: nn.Module, pairs: tuple[tuple[str, str], ...]) -> None:
+    """In place, for inference: in `module` and every module inside it, each (convolution, BatchNorm)
+    attribute pair named in `pairs` becomes the convolution with the norm's fixed statistics folded in and
+    an identity (the same function up to float rounding; one operation less per layer, forward and
+    backward). Pairs already folded, or absent, are left alone."""
+    for owner in list(module.modules()):
+        for conv_name, norm_name in pairs:
+            conv, norm = getattr(owner, conv_name, None), getattr(owner, norm_name, None)
             if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
-                setattr(module, conv_name, fuse_conv_bn_eval(conv, norm).to(memory_format=torch.channels_last))
-                setattr(module, norm_name, nn.Identity())
+                setattr(owner, conv_name, fuse_conv_bn_eval(conv, norm).to(memory_format=torch.channels_last))
+                setattr(owner, norm_name, nn.Identity())
+
+
+def with_batch_norms_folded(net: nn.Module) -> nn.Module:
+    """A frozen inference copy of `net` (eval mode, no parameter gradients) with the BatchNorms of every
+    EfficientNet-Lite0 inside it folded (`fold_batch_norms`); `net` is untouched."""
+    folded = copy.deepcopy(net).eval()
+    fold_batch_norms(folded, NET_PAIRS + BLOCK_PAIRS)
     return folded.requires_grad_(False)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from emoca.face_params import FaceParams
+from emoca.nets.backbone import with_batch_norms_folded
 from emoca.nets.emotion import EmotionNet, load_emotion_net
 from emoca.nets.encoders import IMAGE_INPUTS, TRUNK_SIZE, CoarseEncoder, ExpressionEncoder, HeadConfig, Trunk
 from emoca.nets.identity_head import WEIGHTS as IDENTITY_WEIGHTS
@@ -85,9 +86,10 @@ class Regressor(nn.Module):
     @classmethod
     def load(cls, coarse_path: Path = COARSE_WEIGHTS, expression_path: Path | None = EXPRESSION_WEIGHTS,
              identity_path: Path | None = IDENTITY_WEIGHTS) -> "Regressor":
-        """The shipped (or given) weights for inference: eval mode, the trunk's batch norms folded (not for
-        training). No expression encoder when `expression_path` is None, the coarse encoder's identity
-        when `identity_path` is None. Raises `InputError` naming a missing or unreadable file."""
+        """The shipped (or given) weights for inference: eval mode, the batch norms of the trunk and the
+        recogniser folded (not for training). No expression encoder when `expression_path` is None, the
+        coarse encoder's identity when `identity_path` is None. Raises `InputError` naming a missing or
+        unreadable file."""
         state, metadata = read_head(coarse_path)
         coarse = coarse_from_metadata(metadata)
         coarse.load_state_dict(state)
@@ -102,5 +104,6 @@ class Regressor(nn.Module):
                 tail.fold_batch_norm()
         trunk.fold_batch_norm()
         identity = None if identity_path is None else load_identity_head(identity_path)
-        emotion = load_emotion_net() if expression is not None and expression.reads_emotion else None
+        reads_emotion = expression is not None and expression.reads_emotion
+        emotion = with_batch_norms_folded(load_emotion_net()) if reads_emotion else None
         return cls(trunk, coarse, expression, identity, emotion).eval()
