@@ -28,12 +28,13 @@ from emoca.nets.emotion import to_grey
 from emoca.nets.judge import INPUT_SIZE, JUDGE_CLASSES, load_judge
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.targets import FaceTargets, face_targets
+from emoca.train.regressor import CONTROL_WEIGHTS
 from emoca.train.regressor_data import _upsampled_fer
 
 # FER+'s classes as the judge names them (contempt: none).
 # Rows other than a method's name: (method, emoca's emotion weight or None, expression encoder or None).
 ROWS = {"emoca-noemotion": ("emoca", 0.0, None),  # the test-time control: emoca without its emotion term
-        "regress-noemotion": ("regress", None, "src/emoca/weights/regressor_expression_noemotion.safetensors")}
+        "regress-noemotion": ("regress", None, str(CONTROL_WEIGHTS))}  # any working folder
 JUDGE_NAME = {"neutral": "neutral", "happy": "happy", "sad": "sad", "surprise": "surprise", "fear": "fear",
               "disgust": "disgust", "anger": "angry"}
 
