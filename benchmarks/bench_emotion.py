@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from figures import record
+from figures import ROOT, record
 
 from emoca.datasets.ferplus import load_ferplus
 from emoca.emotions import EMOTIONS
@@ -23,7 +23,7 @@ from emoca.nets.judge import JUDGE_CLASSES, load_judge
 from emoca.render.camera import weak_perspective
 from emoca.render.renderer import Renderer, RendererConfig
 
-OUT = Path("out/benchmarks")
+OUT = ROOT / "out" / "benchmarks"
 BATCH = 256
 
 

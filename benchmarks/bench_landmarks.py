@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from figures import record
+from figures import ROOT, record
 
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 from emoca.datasets.helen import helen_split, nme
 from emoca.detect.pipeline import FaceLandmarker
 from emoca.io.images import load_image
 
-OUT = Path("out/benchmarks")
+OUT = ROOT / "out" / "benchmarks"
 METHODS = ("dense", "dlib", "fused")
 
 

@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from figures import record
+from figures import ROOT, record
 
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
 
-OUT = Path("out/benchmarks/london")
+OUT = ROOT / "out" / "benchmarks" / "london"
 
 
 def first_faces(folder: Path) -> dict[str, dict]:

@@ -23,19 +23,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from figures import ROOT
 from figures import record as record_figures
 
 from emoca.datasets.expressions_wild import DEFAULT_ROOT as WILD
 from emoca.datasets.helen import DEFAULT_ROOT as HELEN
+from emoca.train.regressor import CONTROL_WEIGHTS
 
-OUT = Path("out/benchmarks/ablation")
+OUT = ROOT / "out" / "benchmarks" / "ablation"
 CHECKS = Path(__file__).resolve().parents[2] / "shared" / "checks"
 ROWS = {
     "fit": ["--method", "fit"],
     "fit+emotion": ["--method", "fit", "--emotion-weight", "1.0"],
     "stage1": ["--method", "regress", "--expression-encoder", "none"],
-    "stage2-noemotion": ["--method", "regress", "--expression-encoder",
-                         "src/emoca/weights/regressor_expression_noemotion.safetensors"],
+    "stage2-noemotion": ["--method", "regress", "--expression-encoder", str(CONTROL_WEIGHTS)],
     "stage2": ["--method", "regress"],
     "regress+fit": ["--method", "regress+fit"],
     "regress+identity": ["--method", "regress+identity"],
