@@ -137,3 +137,23 @@ def test_reconstruct_with_emoca_says_what_the_refinement_kept(tmp_path, run_emoc
     config = document["provenance"]["fit_config"]
     assert document["provenance"]["method"] == "emoca" and config["emotion_steps"] > 0
     assert config["weights"]["test_emotion"] > 0 and "emotion_fer.safetensors" in document["provenance"]["files"]
+
+
+def test_the_photo_features_are_computed_once_for_the_same_photos_and_again_for_others():
+    """`target` keeps the last photos' features (emoca's fit and its scores ask for the same photos): the
+    same values give the kept features without a forward pass, other values (in place too) new ones."""
+    calls = []
+
+    class Counting(torch.nn.Module):
+        def features(self, images):
+            calls.append(len(images))
+            return images.mean((2, 3)).repeat(1, 4)
+
+    consistency = EmotionConsistency(Counting())
+    photos = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    first = consistency.target(photos)
+    assert torch.equal(consistency.target(photos.clone()), first) and calls == [2]
+    photos[1] += 0.5
+    moved = consistency.target(photos)
+    assert calls == [2, 2] and torch.equal(moved[0], first[0]) and not torch.equal(moved[1], first[1])
+    assert consistency.target(photos[:1]).shape == (1, 12) and calls == [2, 2, 1]

@@ -42,11 +42,18 @@ class EmotionConsistency:
 
     def __init__(self, net: EmotionNet) -> None:
         self.net = with_batch_norms_folded(net)
+        self._last: tuple[torch.Tensor, torch.Tensor] | None = None  # (photos, their features)
 
     def target(self, photos: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) crops in [0, 1] -> (B, 1280) features."""
+        """(B, 3, S, S) crops in [0, 1] -> (B, 1280) features. The last photos' features are kept (compared by
+        value): `emoca`'s fit and its before/after scores ask for the same photos' once."""
+        last = self._last
+        if last is not None and last[0].shape == photos.shape and torch.equal(last[0], photos):
+            return last[1]
         with torch.no_grad():
-            return self.net.features(photos)
+            features = self.net.features(photos)
+        self._last = (photos.clone(), features)
+        return features
 
     def __call__(self, rendered: torch.Tensor, photo_features: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) renders composited over their crops, (B, 1280) photo features -> (B,)."""
