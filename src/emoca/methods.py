@@ -13,10 +13,10 @@ METHODS = ("fit", "regress", "regress+fit", "regress+identity", "emoca")
 # checked again from the stage 2 of 2026-12-03 14:00 UTC) keeps more of the photo's emotion for our
 # recogniser than `regress` (feature distance 0.319 against 0.376 on expressions_wild train photos) and
 # lands nearer the points (HELEN trainset 3.51% against 3.78%); it tells people apart as the regressor does
-# (London 97.1%), in about 0.38 s a photo: `reconstruct` and the Python API use it for ICT. The judge's
-# reported figures barely separate it from `regress` (expressions_wild valid 48.8% against 48.0%, FER+ test
-# 56.9% against 56.2%). The regressor is ICT's only, so FLAME keeps the fitter; the interactive commands
-# keep the regressor (tens of milliseconds a face).
+# (London 97.1%), in about 0.3 s a photo: `reconstruct` and the Python API use it for ICT. The judge's
+# reported figures barely separate it from `regress` (expressions_wild valid 48.4% against 47.6%, FER+ test
+# 56.5% for both, from the stage 2 of 17:45 UTC). The regressor is ICT's only, so FLAME keeps the fitter;
+# the interactive commands keep the regressor (tens of milliseconds a face).
 DEFAULT_METHOD = "emoca"  # reconstruct, the Python API (ICT)
 FLAME_METHOD = "fit"  # reconstruct, the Python API with --model flame
 FAST_METHOD = "regress"  # animate, serve, emotion --from geometry: the fast path (video, live use)
