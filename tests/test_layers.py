@@ -11,7 +11,7 @@ SOURCE = ROOT / "src" / "emoca"
 
 # Lowest first. A package may import a package of a lower layer, never one of its own layer or above.
 LAYERS = (
-    ("errors", "emotions", "methods", "provenance", "metrics"),
+    ("errors", "emotions", "methods", "provenance", "metrics", "last_result"),
     ("io",),
     ("facemodel", "detect", "render", "losses", "face_params"),
     ("targets",),

@@ -26,6 +26,7 @@ from emoca.facemodel.base import FaceModel
 from emoca.facemodel.flame import FLAMEFaceModel
 from emoca.facemodel.geometry import rigid_transform
 from emoca.facemodel.ict import LANDMARK_EMBEDDING, ICTFaceModel
+from emoca.last_result import LastResult
 from emoca.losses.priors import gaussian_prior, sparsity_prior
 
 LandmarkPoints = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]
@@ -210,17 +211,16 @@ class _VertexSubset:
         if correctives is not None:
             self.expression_basis = self.expression_basis + torch.einsum("ek,kvc->evc", correctives,
                                                                          self.identity_basis)
-        self.held_identity = self.held_neutral = None
+        self._held: LastResult[torch.Tensor] = LastResult()
 
     def neutral(self, identity: torch.Tensor) -> torch.Tensor:
         """(B, n, 3) template + identity offsets, unposed (kept for the last identity without a gradient)."""
         if identity.requires_grad:
-            return self.template + torch.einsum("bk,kvc->bvc", identity, self.identity_basis)
-        held = self.held_identity
-        if held is None or held.shape != identity.shape or not torch.equal(held, identity):
-            self.held_neutral = self.template + torch.einsum("bk,kvc->bvc", identity, self.identity_basis)
-            self.held_identity = identity.clone()
-        return self.held_neutral
+            return self._neutral(identity)
+        return self._held(identity, lambda: self._neutral(identity))
+
+    def _neutral(self, identity: torch.Tensor) -> torch.Tensor:
+        return self.template + torch.einsum("bk,kvc->bvc", identity, self.identity_basis)
 
     def __call__(self, identity: torch.Tensor, expression: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
         vertices = self.neutral(identity) + torch.einsum("bk,kvc->bvc", expression, self.expression_basis)

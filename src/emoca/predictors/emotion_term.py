@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from emoca.last_result import LastResult
 from emoca.nets.backbone import with_batch_norms_folded
 from emoca.nets.emotion import EmotionNet
 
@@ -42,18 +43,16 @@ class EmotionConsistency:
 
     def __init__(self, net: EmotionNet) -> None:
         self.net = with_batch_norms_folded(net)
-        self._last: tuple[torch.Tensor, torch.Tensor] | None = None  # (photos, their features)
+        self._photo_features: LastResult[torch.Tensor] = LastResult()
 
     def target(self, photos: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) crops in [0, 1] -> (B, 1280) features. The last photos' features are kept (compared by
         value): `emoca`'s fit and its before/after scores ask for the same photos' once."""
-        last = self._last
-        if last is not None and last[0].shape == photos.shape and torch.equal(last[0], photos):
-            return last[1]
+        return self._photo_features(photos, lambda: self._features_without_gradient(photos))
+
+    def _features_without_gradient(self, photos: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            features = self.net.features(photos)
-        self._last = (photos.clone(), features)
-        return features
+            return self.net.features(photos)
 
     def __call__(self, rendered: torch.Tensor, photo_features: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) renders composited over their crops, (B, 1280) photo features -> (B,)."""
