@@ -37,9 +37,12 @@ class EmotionRefinement:
         refined = self.fitter.predict(targets, init=start, anchor=anchor, identity=identity,
                                       shared_identity=shared_identity)
         decoder = self.fitter.decoder
-        both = FaceTargets.concat([targets, targets]).to(decoder.device)  # refined, then start: one pass
-        photometric = PhotometricTargets.of(both, self.fitter.config.emotion_render_size)
-        photo = self.emotion.target(photometric.photo[:len(targets)]).repeat(2, 1)
+        device_targets = targets.to(decoder.device)
+        single = PhotometricTargets.of(device_targets, self.fitter.config.emotion_render_size)
+        photo = self.emotion.target(single.photo).repeat(2, 1)
+        # refined, then start: one pass over both
+        both = FaceTargets.concat([device_targets, device_targets])
+        photometric = PhotometricTargets(single.photo.repeat(2, 1, 1, 1), single.mask.repeat(2, 1, 1, 1))
         scores = self.scores(decoder, FaceParams.concat([refined, start]), both, photometric, photo)
         worse = torch.stack([after > before * 1.0001 for after, before in (score.chunk(2) for score in scores)]).any(0)
         kept = ~worse
