@@ -112,6 +112,10 @@ def test_a_refinement_that_worsens_the_landmarks_keeps_the_start(ict_model, emot
     result = refinement.predict(targets)
     assert result.refined.tolist()[0] is False  # face 0 was pushed off its points: its start is kept
     assert torch.equal(result.offset[0], truth.offset[0])
+    frames = refinement.per_frame((0, 0, 0, 0))  # a video's later frames are not checked (no flicker)
+    frames.fitter = Moving(decoder, config, emotion)
+    unchecked = frames.predict(targets)
+    assert unchecked.refined is None and torch.equal(unchecked.offset, moved.offset)
 
 
 def test_a_video_shortens_every_fit_of_a_predictor_and_keeps_the_emotion_stage(ict_model, emotion):

@@ -6,6 +6,8 @@ import torch
 from emoca.decode.decoder import FaceDecoder
 from emoca.face_params import FaceParams
 from emoca.facemodel.face_regions import REGIONS
+from emoca.pipeline.video import smoothed_expression
+from emoca.predictors.smoothing import OneEuroConfig, OneEuroFilter
 
 
 def _params(batch: int, jaw: bool = False) -> FaceParams:
@@ -68,3 +70,21 @@ def test_rendering_a_decoded_face_gives_gradients_to_the_expression(decoder):
     assert image.shape == (1, 3, 64, 64)
     image.mean().backward()
     assert params.expression.grad.abs().sum() > 0
+
+
+def test_the_video_expression_filter_smooths_expression_and_jaw_only():
+    first, second = _params(1, jaw=True), _params(1, jaw=True).replace(expression=torch.ones(1, 53),
+                                                                      jaw=torch.ones(1, 3))
+    smoothing = OneEuroFilter(25.0, OneEuroConfig(1.0, 1.0))
+    assert torch.equal(smoothed_expression(first, smoothing).expression, first.expression)  # the first passes
+    out = smoothed_expression(second, smoothing)
+    for part in ("expression", "jaw"):  # part of the way from the first frame's value to the second's
+        before, target, value = getattr(first, part), getattr(second, part), getattr(out, part)
+        assert value.shape == target.shape and value.dtype == target.dtype
+        assert bool(((value - before) * (target - before) > 0).all()) and bool((value < target).all())
+    for part in ("identity", "rotation", "scale", "offset", "light", "colours", "coefficients"):
+        assert torch.equal(getattr(out, part), getattr(second, part))
+    smoothing.reset()  # a lost face: the next frame passes unchanged
+    assert torch.equal(smoothed_expression(second, smoothing).expression, second.expression)
+    smoothing.reset()
+    assert smoothed_expression(_params(1), smoothing).jaw is None  # ICT has no jaw

@@ -12,6 +12,7 @@ from emoca.io.images import load_image
 from emoca.pipeline.photo import Reconstructor, ReconstructorConfig
 from emoca.pipeline.video import VideoConfig, VideoReconstructor
 from emoca.predictors.fitter import FitConfig, LossWeights
+from emoca.predictors.smoothing import OneEuroConfig, OneEuroFilter
 from emoca.targets import FaceTargets
 
 PHOTO = HELEN.parent / "london" / "smiling" / "001.jpg"
@@ -82,3 +83,28 @@ def test_an_emotion_weight_adds_the_emotion_term_to_the_fit(quick):
     plain, emotional = quick.reconstruct(photo)[0].params, with_emotion.reconstruct(photo)[0].params
     assert not torch.equal(plain.expression, emotional.expression)  # the term moved the fit
     assert (plain.expression - emotional.expression).abs().max() < 0.3  # two appearance steps: a nudge
+
+
+def test_video_output_expressions_are_filtered_and_the_next_frames_start_unfiltered(quick):
+    # the filter acts on the output alone: the filtered run's expressions are the unfiltered run's, filtered
+    # (but ICT's eyeLook weights, which the output sets from the iris points afterwards)
+    neutral, smiling = load_image(HELEN.parent / "london" / "neutral" / "001.jpg"), load_image(PHOTO)
+    frames = [neutral, neutral, smiling, smiling, neutral, np.zeros_like(neutral), smiling]
+    smoothing = OneEuroConfig(1.0, 1.0)
+    kept = [i for i, name in enumerate(quick.model.expression_names) if not name.startswith("eyeLook")]
+
+    def expressions(config: VideoConfig) -> list[torch.Tensor | None]:
+        results = VideoReconstructor(quick, config).frames(iter(frames), 25.0)
+        return [None if r.face is None else r.face.params.expression[:, kept] for r in results]
+
+    assert quick.config.method == "emoca"  # the default method, whose video filters its expressions by default
+    plain = expressions(VideoConfig(identity_frames=2, emoca_expression_smoothing=None))
+    filtered = expressions(VideoConfig(identity_frames=2, emoca_expression_smoothing=smoothing))
+    expected = OneEuroFilter(25.0, smoothing)
+    for index, (raw, out) in enumerate(zip(plain, filtered, strict=True)):
+        if raw is None:
+            assert out is None and index == 5
+            expected.reset()
+            continue
+        torch.testing.assert_close(out, torch.as_tensor(expected(raw.numpy()), dtype=raw.dtype), atol=1e-5, rtol=0)
+    assert not torch.allclose(plain[2], filtered[2], atol=1e-3)  # the smile arrives smoothed

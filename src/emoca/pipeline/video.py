@@ -30,12 +30,21 @@ from emoca.targets import FaceTargets
 @dataclass
 class VideoConfig:
     """identity_frames: frames predicted jointly for the shared identity. frame_steps: (pose, shape,
-    appearance, emotion) fitter steps per later frame (emotion: `--method emoca`'s stage). smoothing: the
-    landmark filter (pixels, seconds)."""
+    appearance, emotion) fitter steps per later frame for the fitting methods; emoca_frame_steps: the same
+    for `--method emoca` (its emotion stage alone on each frame's regressor start, tuned on the sample
+    video's first half: docs/emoca_method.md, video). smoothing: the landmark filter (pixels, seconds).
+    expression_smoothing: a filter on each output frame's expression weights (weight units, seconds; None:
+    off) for the other methods, emoca_expression_smoothing for `--method emoca` (its emotion stage moves
+    each frame's expression on its own; the others meet the jitter target unfiltered, and a filter delays
+    the regressor's response to a step by a frame); the warm start and anchor of the next frame stay
+    unfiltered."""
 
     identity_frames: int = 8
     frame_steps: tuple[int, int, int, int] = (0, 16, 0, 3)
+    emoca_frame_steps: tuple[int, int, int, int] = (0, 0, 0, 4)
     smoothing: OneEuroConfig = field(default_factory=OneEuroConfig)
+    expression_smoothing: OneEuroConfig | None = None
+    emoca_expression_smoothing: OneEuroConfig | None = field(default_factory=lambda: OneEuroConfig(1.0, 1.0))
 
 
 @dataclass
@@ -68,6 +77,15 @@ def smoothed_landmarks(face: FaceLandmarks, smoothing: OneEuroFilter, dt: float 
                          points[n_dense:].astype(np.float32))
 
 
+def smoothed_expression(params: FaceParams, smoothing: OneEuroFilter) -> FaceParams:
+    """`params` (a batch of one) with its expression weights (and FLAME's jaw) passed through `smoothing`."""
+    parts = [params.expression] + ([] if params.jaw is None else [params.jaw])
+    values = torch.cat(parts, 1)
+    smoothed = torch.as_tensor(smoothing(values.detach().cpu().numpy()), dtype=values.dtype).to(values.device)
+    expression, jaw = smoothed.split([params.expression.shape[1], values.shape[1] - params.expression.shape[1]], 1)
+    return params.replace(expression=expression, jaw=None if params.jaw is None else jaw)
+
+
 def _with_median_emotion(result: FrameResult, window: list[FrameResult]) -> FrameResult:
     """`result` with its face's emotion replaced by the median over the faces of `window` (itself among
     them); unchanged when it has no face or no emotion."""
@@ -89,7 +107,12 @@ class VideoReconstructor:
     def __init__(self, reconstructor: Reconstructor, config: VideoConfig | None = None) -> None:
         self.reconstructor = reconstructor
         self.config = config or VideoConfig()
-        self.follow: Predictor = reconstructor.predictor.per_frame(self.config.frame_steps)
+        emoca = reconstructor.config.method == "emoca"
+        steps = self.config.emoca_frame_steps if emoca else self.config.frame_steps
+        self.follow: Predictor = reconstructor.predictor.per_frame(steps)
+        self._expression_smoothing = self.config.emoca_expression_smoothing if emoca else \
+            self.config.expression_smoothing
+        self._expression_filter: OneEuroFilter | None = None
 
     def frames(self, frames: Iterator[np.ndarray], fps: float) -> Iterator[FrameResult]:
         """The result of every frame, in order; each face's emotion is the median over its own and its
@@ -106,6 +129,8 @@ class VideoReconstructor:
     def _unsmoothed(self, frames: Iterator[np.ndarray], fps: float) -> Iterator[FrameResult]:
         landmarker, predictor = self.reconstructor.landmarker, self.reconstructor.predictor
         smoothing = OneEuroFilter(fps, self.config.smoothing)
+        expression = self._expression_smoothing
+        self._expression_filter = None if expression is None else OneEuroFilter(fps, expression)
         previous: list[FaceLandmarks] = []
         identity: torch.Tensor | None = None
         last: FaceParams | None = None  # the previous frame's result, on the crop `last_to_input` maps from
@@ -124,7 +149,7 @@ class VideoReconstructor:
                         identity, last, last_to_input = yield from self._flush(buffer)
                         buffer = []
                 else:
-                    yield FrameResult(index, image, None)
+                    yield self._faceless(index, image)
                 continue
             detection = smoothed_landmarks(found[0], smoothing)
             targets = self.reconstructor.targets(image, [detection])
@@ -145,7 +170,16 @@ class VideoReconstructor:
         if buffer:
             yield from self._flush(buffer)
 
+    def _faceless(self, index: int, image: np.ndarray) -> FrameResult:
+        """The result of a frame without a face (called in frame order): the expression filter forgets the past."""
+        if self._expression_filter is not None:
+            self._expression_filter.reset()
+        return FrameResult(index, image, None)
+
     def _face(self, detection: FaceLandmarks, params: FaceParams, to_input: np.ndarray) -> Face:
+        """The output `Face` of one frame (called in frame order), its expression filtered over time."""
+        if self._expression_filter is not None:
+            params = smoothed_expression(params, self._expression_filter)
         return self.reconstructor.faces([detection], params, to_input[None], {})[0]
 
     def _start(self, last: FaceParams, before: FaceParams | None, last_to_input: np.ndarray, to_input: np.ndarray
@@ -169,7 +203,7 @@ class VideoReconstructor:
         last, last_to_input = None, None
         for item in buffer:
             if item.detection is None:
-                yield FrameResult(item.index, item.image, None)
+                yield self._faceless(item.index, item.image)
                 continue
             last, last_to_input = joint[position], item.targets.to_input[0]
             position += 1

@@ -6,7 +6,9 @@ with the expression held near the regressor's
 (`LossWeights.start_expression`), fits light and albedo, then the emotion stage moves the expression alone
 under the landmarks and the emotion-consistency term (our recogniser's features of the render vs the
 photo's). A face the refinement makes worse than its start, by the recogniser's distance or by the landmark
-error, keeps the start (`FaceParams.refined` says which faces did not).
+error, keeps the start (`FaceParams.refined` says which faces did not). A video's later frames
+(`per_frame`) are not checked: their fit is anchored to the previous frame, and falling back to each
+frame's fresh regressor start made the head jump between two solutions (docs/emoca_method.md, video).
 """
 
 import torch
@@ -21,21 +23,24 @@ from emoca.targets import FaceTargets
 
 
 class EmotionRefinement:
-    """A `Predictor`: `first`'s result refined by `fitter` (whose config has an emotion stage), each face
-    kept at its start where the refinement scores worse (see the module docstring)."""
+    """A `Predictor`: `first`'s result refined by `fitter` (whose config has an emotion stage); when
+    `checked`, each face kept at its start where the refinement scores worse (see the module docstring)."""
 
-    def __init__(self, first: Predictor, fitter: PhotoFitter, emotion: EmotionConsistency) -> None:
-        self.first, self.fitter, self.emotion = first, fitter, emotion
+    def __init__(self, first: Predictor, fitter: PhotoFitter, emotion: EmotionConsistency, checked: bool = True
+                 ) -> None:
+        self.first, self.fitter, self.emotion, self.checked = first, fitter, emotion, checked
 
     def per_frame(self, steps: tuple[int, int, int, int]) -> "EmotionRefinement":
-        """The same refinement with the fit shortened to `steps` (a video's later frames)."""
-        return EmotionRefinement(self.first.per_frame(steps), self.fitter.per_frame(steps), self.emotion)
+        """The same refinement with the fit shortened to `steps` and no check (a video's later frames)."""
+        return EmotionRefinement(self.first.per_frame(steps), self.fitter.per_frame(steps), self.emotion, False)
 
     def predict(self, targets: FaceTargets, init: FaceParams | None = None, anchor: FaceParams | None = None,
                 identity: torch.Tensor | None = None, shared_identity: bool = False) -> FaceParams:
         start = self.first.predict(targets, identity=identity, shared_identity=shared_identity)
         refined = self.fitter.predict(targets, init=start, anchor=anchor, identity=identity,
                                       shared_identity=shared_identity)
+        if not self.checked:
+            return refined
         decoder = self.fitter.decoder
         device_targets = targets.to(decoder.device)
         single = PhotometricTargets.of(device_targets, self.fitter.config.emotion_render_size)
