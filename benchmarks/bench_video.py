@@ -54,7 +54,8 @@ def detector_track(reconstructor: Reconstructor, images: Iterable[np.ndarray], r
 def paired_jitter(raw: list, fitted: list, start: int = 0) -> tuple[float, float, int]:
     """(detector, reconstruction) jitter over the frames from `start` where both have a face, and that count."""
     keep = [i for i in range(start, len(fitted)) if fitted[i] is not None and raw[i] is not None]
-    return jitter(np.array([raw[i] for i in keep])), jitter(np.array([fitted[i] for i in keep])), len(keep)
+    return (float(jitter(np.array([raw[i] for i in keep]))), float(jitter(np.array([fitted[i] for i in keep]))),
+            len(keep))
 
 
 def sample_video(reconstructor: Reconstructor) -> dict:
@@ -68,7 +69,7 @@ def sample_video(reconstructor: Reconstructor) -> dict:
         print(f"sample video, frames {start}-{len(fitted) - 1} ({count} with a face): jitter of the 68 points, "
               f"detector {detector:.3f}%, reconstruction {mesh:.3f}% of the eye distance  [target: <= half]")
         row |= {f"with_face{name}": count, f"jitter_detector{name}": round(detector, 3),
-                f"jitter_fitted{name}": round(mesh, 3)}
+                f"jitter_fitted{name}": round(mesh, 3), f"jitter_ratio{name}": round(mesh / detector, 3)}
     return row
 
 

@@ -138,6 +138,12 @@ FIGURE_LINES = [
     ("batch 32, network + decoding", "speed", "batch", "faces_per_s", " faces/s", ">= 60"),
     ("sample video end to end, `regress`", "speed", "regress", "video_fps", " frames/s", ">= 10"),
     ("sample video end to end, `emoca`", "speed", "emoca", "video_fps", " frames/s", ">= 5"),
+    ("sample video, jitter of `emoca`'s 68 points over the detector's", "video_stability", "sample video, emoca",
+     "jitter_ratio", "", "<= 0.5"),
+    ("the same, the video's second half (held out from the choice)", "video_stability", "sample video, emoca",
+     "jitter_ratio_second_half", "", "<= 0.5"),
+    ("SYNTHETIC jawOpen step, `emoca`'s lag", "video_stability", "SYNTHETIC jawOpen step, emoca", "lag_frames",
+     " frame(s)", "<= 1"),
     ("emotion from `regress`'s expressions, FER+ test", "geometry_emotion", "regress", "ferplus_test.accuracy", "%",
      ">= 76%"),
     ("the image recogniser on the same crops, FER+ test", "geometry_emotion", "recogniser", "ferplus_test.accuracy",
@@ -161,7 +167,7 @@ FIGURE_LINES = [
 # the script in benchmarks/ that records each benchmark of FIGURE_LINES
 SCRIPT = {"speed": "bench_regressor_speed.py", "geometry_emotion": "bench_geometry_emotion.py",
           "emotion_recogniser": "bench_emotion.py", "landmarks": "bench_landmarks.py", "texture": "bench_texture.py",
-          "live": "bench_live.py"}
+          "live": "bench_live.py", "video_stability": "bench_video.py"}
 
 
 def figure_lines(figures: dict) -> list[str]:

@@ -26,7 +26,8 @@ SCHEMA_VERSION = 7  # 2: `jaw` for models with a jaw joint (FLAME); albedo coeff
 #                    5: `eyes` ({gaze, convention}, or null without iris points); ICT's eyeLook weights come
 #                       from that gaze (before: from the predictor)
 #                    6: `albedo.regions` has "brows" (`emoca.facemodel.face_regions.brow_mask`); `refinement`
-#                       ({kept, rule}) for `--method emoca`, null otherwise
+#                       ({kept, rule}) for `--method emoca`, null otherwise (and, since 2026-12-04, for a
+#                       video's later frames, which `emoca` does not check: docs/emoca_method.md, video)
 #                    7: `texture` ({file, seen, mostly_hidden}: the UV texture taken from the photo,
 #                       `emoca.texture`), null where none was written; the albedo's smooth basis runs over the mirrored
 #                       head (`symmetric_coefficients`, `emoca.decode.albedo`; before: `uv_coefficients`)
