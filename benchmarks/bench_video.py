@@ -46,7 +46,7 @@ def detector_track(reconstructor: Reconstructor, images: Iterable[np.ndarray], r
     each frame's raw 68 points (or None) are appended to `raw`."""
     landmarker, track = reconstructor.landmarker, []
     for image in images:
-        track = (landmarker.track(image, track) if track else landmarker(image))[:1]
+        track = landmarker.track(image, track)[:1]  # detects afresh when there was no face
         raw.append(track[0].landmarks_68 if track else None)
         yield image
 
@@ -60,9 +60,9 @@ def paired_jitter(raw: list, fitted: list, start: int = 0) -> tuple[float, float
 
 def sample_video(reconstructor: Reconstructor) -> dict:
     """The sample video's jitter, detector against reconstruction (printed and returned)."""
-    raw: list = []
-    fitted = [None if frame.face is None else frame.face.landmarks_68 for frame in VideoReconstructor(
-        reconstructor).frames(detector_track(reconstructor, VideoReader(VIDEO), raw), VideoReader(VIDEO).fps)]
+    reader, raw = VideoReader(VIDEO), []
+    frames = VideoReconstructor(reconstructor).frames(detector_track(reconstructor, reader, raw), reader.fps)
+    fitted = [None if frame.face is None else frame.face.landmarks_68 for frame in frames]
     row = {"frames": len(fitted)}
     for name, start in (("", 0), ("_second_half", HELD_OUT)):
         detector, mesh, count = paired_jitter(raw, fitted, start)

@@ -98,7 +98,7 @@ class LiveTracker:
         started = time.perf_counter()
         reconstructor = self.reconstructor
         landmarker = reconstructor.landmarker
-        found = landmarker.track(image, self._previous) if self._previous else landmarker(image)
+        found = landmarker.track(image, self._previous)  # detects afresh when there was no face
         self._previous = found[:1]
         if not found:
             self.reset()

@@ -86,6 +86,13 @@ def smoothed_expression(params: FaceParams, smoothing: OneEuroFilter) -> FacePar
     return params.replace(expression=expression, jaw=None if params.jaw is None else jaw)
 
 
+def _faceless(index: int, image: np.ndarray, expression_filter: OneEuroFilter | None) -> FrameResult:
+    """The result of a frame without a face (made in frame order): `expression_filter` forgets the past."""
+    if expression_filter is not None:
+        expression_filter.reset()
+    return FrameResult(index, image, None)
+
+
 def _with_median_emotion(result: FrameResult, window: list[FrameResult]) -> FrameResult:
     """`result` with its face's emotion replaced by the median over the faces of `window` (itself among
     them); unchanged when it has no face or no emotion."""
@@ -112,7 +119,6 @@ class VideoReconstructor:
         self.follow: Predictor = reconstructor.predictor.per_frame(steps)
         self._expression_smoothing = self.config.emoca_expression_smoothing if emoca else \
             self.config.expression_smoothing
-        self._expression_filter: OneEuroFilter | None = None
 
     def frames(self, frames: Iterator[np.ndarray], fps: float) -> Iterator[FrameResult]:
         """The result of every frame, in order; each face's emotion is the median over its own and its
@@ -130,7 +136,7 @@ class VideoReconstructor:
         landmarker, predictor = self.reconstructor.landmarker, self.reconstructor.predictor
         smoothing = OneEuroFilter(fps, self.config.smoothing)
         expression = self._expression_smoothing
-        self._expression_filter = None if expression is None else OneEuroFilter(fps, expression)
+        expression_filter = None if expression is None else OneEuroFilter(fps, expression)  # this run's
         previous: list[FaceLandmarks] = []
         identity: torch.Tensor | None = None
         last: FaceParams | None = None  # the previous frame's result, on the crop `last_to_input` maps from
@@ -138,7 +144,7 @@ class VideoReconstructor:
         last_to_input: np.ndarray | None = None
         buffer: list[_Pending] = []
         for index, image in enumerate(frames):
-            found = landmarker.track(image, previous[:1]) if previous else landmarker(image)
+            found = landmarker.track(image, previous[:1])  # detects afresh when there was no face
             previous = found[:1]
             if not found:
                 smoothing.reset()
@@ -146,10 +152,10 @@ class VideoReconstructor:
                 if identity is None:  # before the identity is settled, frames wait in the buffer in order
                     buffer.append(_Pending(index, image))
                     if len(buffer) >= 4 * self.config.identity_frames:  # keep memory bounded
-                        identity, last, last_to_input = yield from self._flush(buffer)
+                        identity, last, last_to_input = yield from self._flush(buffer, expression_filter)
                         buffer = []
                 else:
-                    yield self._faceless(index, image)
+                    yield _faceless(index, image, expression_filter)
                 continue
             detection = smoothed_landmarks(found[0], smoothing)
             targets = self.reconstructor.targets(image, [detection])
@@ -157,7 +163,7 @@ class VideoReconstructor:
             if identity is None:
                 buffer.append(_Pending(index, image, detection, targets))
                 if sum(item.detection is not None for item in buffer) == self.config.identity_frames:
-                    identity, last, last_to_input = yield from self._flush(buffer)
+                    identity, last, last_to_input = yield from self._flush(buffer, expression_filter)
                     buffer = []
                 continue
             if last is None:  # the face came back: a full prediction with the known identity
@@ -166,20 +172,15 @@ class VideoReconstructor:
                 start = self._start(last, before, last_to_input, to_input)
                 before, last = last, self.follow.predict(targets, init=start, anchor=start, identity=identity)
             last_to_input = to_input
-            yield FrameResult(index, image, self._face(detection, last, last_to_input))
+            yield FrameResult(index, image, self._face(detection, last, last_to_input, expression_filter))
         if buffer:
-            yield from self._flush(buffer)
+            yield from self._flush(buffer, expression_filter)
 
-    def _faceless(self, index: int, image: np.ndarray) -> FrameResult:
-        """The result of a frame without a face (called in frame order): the expression filter forgets the past."""
-        if self._expression_filter is not None:
-            self._expression_filter.reset()
-        return FrameResult(index, image, None)
-
-    def _face(self, detection: FaceLandmarks, params: FaceParams, to_input: np.ndarray) -> Face:
-        """The output `Face` of one frame (called in frame order), its expression filtered over time."""
-        if self._expression_filter is not None:
-            params = smoothed_expression(params, self._expression_filter)
+    def _face(self, detection: FaceLandmarks, params: FaceParams, to_input: np.ndarray,
+              expression_filter: OneEuroFilter | None) -> Face:
+        """The output `Face` of one frame (called in frame order), its expression through `expression_filter`."""
+        if expression_filter is not None:
+            params = smoothed_expression(params, expression_filter)
         return self.reconstructor.faces([detection], params, to_input[None], {})[0]
 
     def _start(self, last: FaceParams, before: FaceParams | None, last_to_input: np.ndarray, to_input: np.ndarray
@@ -191,7 +192,7 @@ class VideoReconstructor:
         rotation = last.rotation if before is None else 2 * last.rotation - before.rotation
         return last.replace(scale=scale, offset=offset, rotation=rotation)
 
-    def _flush(self, buffer: list[_Pending]) -> Iterator[FrameResult]:
+    def _flush(self, buffer: list[_Pending], expression_filter: OneEuroFilter | None) -> Iterator[FrameResult]:
         """Predict the buffered frames jointly (one identity), yield them in order; returns (identity, the
         last frame's result, its crop-to-input map), None for each when no buffered frame has a face."""
         with_face = [item for item in buffer if item.detection is not None]
@@ -203,11 +204,12 @@ class VideoReconstructor:
         last, last_to_input = None, None
         for item in buffer:
             if item.detection is None:
-                yield self._faceless(item.index, item.image)
+                yield _faceless(item.index, item.image, expression_filter)
                 continue
             last, last_to_input = joint[position], item.targets.to_input[0]
             position += 1
-            yield FrameResult(item.index, item.image, self._face(item.detection, last, last_to_input))
+            face = self._face(item.detection, last, last_to_input, expression_filter)
+            yield FrameResult(item.index, item.image, face)
         if buffer[-1].detection is None:  # the face was lost after the last fitted frame: no warm start from it
             last, last_to_input = None, None
         return (joint.identity[0] if joint is not None else None), last, last_to_input
